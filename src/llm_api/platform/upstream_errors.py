@@ -1,0 +1,75 @@
+"""Turn Workers AI and OpenAI-compatible upstream failures into our typed errors.
+
+Shared by the Worker's binding wrapper (``InferenceUpstreamError("3040: ...")``), the
+Workers AI REST backend (``{"errors": [{"code": 3040, ...}]}``) and the OpenAI backend
+(HTTP statuses), so one upstream fault gets one answer on every host.
+"""
+
+from __future__ import annotations
+
+import re
+
+from llm_api.errors import (
+    ApiError,
+    BackendBusy,
+    BackendError,
+    BackendQuotaExceeded,
+    BackendTimeout,
+    InvalidRequest,
+    ModelNotFound,
+    PayloadTooLarge,
+)
+
+CAPACITY = 3040
+DAILY_ALLOCATION = 3036
+NO_SUCH_MODEL = 5007
+INVALID_MODEL_ID = 3042
+REQUEST_TOO_LARGE = 3006
+UPSTREAM_TIMEOUT = 3007
+
+#: seconds a client should wait before retrying a capacity error
+CAPACITY_RETRY_AFTER = 2.0
+
+_CODE_PREFIX = re.compile(r"^\s*(?:[A-Za-z]*Error:\s*)?(\d{4,5})\s*:\s*(.*)$", re.S)
+
+
+def from_workers_ai_code(code: int | None, message: str) -> ApiError:
+    """The error for a Workers AI error code (see the platform notes for the table)."""
+    text = f"Workers AI: {message}" if message else "Workers AI failed"
+    if code == CAPACITY:
+        return BackendBusy(text, retry_after=CAPACITY_RETRY_AFTER)
+    if code == DAILY_ALLOCATION:
+        return BackendQuotaExceeded(text)
+    if code in (NO_SUCH_MODEL, INVALID_MODEL_ID):
+        return ModelNotFound(text, param="model")
+    if code == REQUEST_TOO_LARGE:
+        return PayloadTooLarge(text)
+    if code == UPSTREAM_TIMEOUT:
+        return BackendTimeout(text)
+    return BackendError(text)
+
+
+def from_workers_ai_message(message: str) -> ApiError:
+    """Parse ``"3040: Capacity temporarily exceeded"`` (how the binding throws)."""
+    match = _CODE_PREFIX.match(message or "")
+    if match:
+        return from_workers_ai_code(int(match.group(1)), match.group(2).strip())
+    return from_workers_ai_code(None, (message or "").strip())
+
+
+def from_http_status(status: int, message: str, *, retry_after: float | None = None) -> ApiError:
+    """The error for an OpenAI-compatible upstream's HTTP failure status."""
+    text = f"upstream model server: {message}" if message else f"upstream answered {status}"
+    if status == 404:
+        return ModelNotFound(text, param="model")
+    if status == 413:
+        return PayloadTooLarge(text)
+    if status in (400, 422):
+        return InvalidRequest(text)
+    if status == 429:
+        return BackendBusy(text, retry_after=retry_after or CAPACITY_RETRY_AFTER, status=503)
+    if status in (408, 504):
+        return BackendTimeout(text)
+    if status == 503:
+        return BackendBusy(text, retry_after=retry_after or CAPACITY_RETRY_AFTER)
+    return BackendError(text, retryable=status >= 500)
