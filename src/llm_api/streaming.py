@@ -83,7 +83,11 @@ async def iter_sse_data(stream: AsyncIterator[bytes]) -> AsyncIterator[str]:
 
 def encode_data(payload: Any) -> bytes:
     """One SSE event carrying ``payload`` as compact JSON."""
-    return b"data: " + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+    return (
+        b"data: "
+        + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        + b"\n\n"
+    )
 
 
 @dataclass(slots=True)
@@ -169,4 +173,3 @@ def _usage(raw: Any) -> dict[str, int] | None:
     completion = int(raw.get("completion_tokens") or 0)
     total = int(raw.get("total_tokens") or prompt + completion)
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
-

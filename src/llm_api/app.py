@@ -1,0 +1,27 @@
+"""``create_app(provider)``: the one ASGI application both hosts serve."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from llm_api.error_handlers import install_error_handlers
+from llm_api.middleware import RequestIdMiddleware
+from llm_api.platform.base import PlatformProvider
+from llm_api.routes import health, native
+
+DESCRIPTION = """\
+Text generation for language-learning and creative apps, on Cloudflare Workers AI
+or a local model. Three API families share one engine: the native API (`/api/llm`),
+the REST v1 API (`/api/v1/llm`) and an OpenAI-compatible API (`/v1`).
+"""
+
+
+def create_app(provider: PlatformProvider) -> FastAPI:
+    """Build the app; ``provider(scope)`` returns the platform for a request."""
+    app = FastAPI(title="llm-api", version="0.1.0", description=DESCRIPTION)
+    app.state.platform_provider = provider
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(native.router)
+    app.add_middleware(RequestIdMiddleware)
+    return app

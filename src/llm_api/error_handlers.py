@@ -1,0 +1,116 @@
+"""Render every failure — ours, validation, routing, unexpected — in the family envelope."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from llm_api.errors import (
+    ApiError,
+    InvalidRequest,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RouteNotFound,
+    error_body,
+    error_headers,
+    family_for_path,
+    status_for,
+)
+
+logger = logging.getLogger("llm_api")
+
+#: at most this many validation problems are listed in one message
+MAX_LISTED_PROBLEMS = 3
+
+
+def error_response(request: Request, error: ApiError) -> JSONResponse:
+    family = family_for_path(request.url.path)
+    return JSONResponse(
+        error_body(error, family),
+        status_code=status_for(error, family),
+        headers=error_headers(error),
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def on_api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(request, validation_problem(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        route = f"{request.method} {request.url.path}"
+        error: ApiError
+        if exc.status_code == 404:
+            error = RouteNotFound(f"No such route: {route}")
+        elif exc.status_code == 405:
+            error = MethodNotAllowed(f"Method not allowed: {route}")
+        elif exc.status_code == 413:
+            error = PayloadTooLarge(str(exc.detail))
+        else:
+            error = ApiError(str(exc.detail), status=exc.status_code)
+        response = error_response(request, error)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        request_id = request.scope.get("state", {}).get("request_id", "")
+        logger.exception(
+            "unhandled error in %s %s (%s)", request.method, request.url.path, request_id
+        )
+        error = ApiError(f"Internal error; quote request id {request_id} when reporting it")
+        response = error_response(request, error)
+        if request_id:
+            # ServerErrorMiddleware sits outside RequestIdMiddleware, so add it here.
+            response.headers["x-request-id"] = request_id
+        return response
+
+
+def validation_problem(errors: list[dict[str, Any]] | Any) -> InvalidRequest:
+    """One 400 naming the fields and the rules they broke."""
+    problems: list[str] = []
+    first_field: str | None = None
+    for error in list(errors):
+        kind = error.get("type", "")
+        location = _field_path(error.get("loc", ()))
+        if kind == "json_invalid":
+            detail = (error.get("ctx") or {}).get("error", "")
+            return InvalidRequest(f"Request body is not valid JSON: {detail}".rstrip(": "))
+        if kind == "missing" and not location:
+            return InvalidRequest("A JSON request body is required")
+        message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+        if kind == "model_attributes_type" and not location:
+            return InvalidRequest("The request body must be a JSON object")
+        first_field = first_field or location or None
+        text = f"{location}: {message}" if location else message
+        if text not in problems:
+            problems.append(text)
+    listed = "; ".join(problems[:MAX_LISTED_PROBLEMS])
+    if len(problems) > MAX_LISTED_PROBLEMS:
+        listed += f" (and {len(problems) - MAX_LISTED_PROBLEMS} more)"
+    return InvalidRequest(listed or "Invalid request", param=first_field)
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    path = ""
+    for part in loc:
+        if part in ("body", "query", "path", "header") and not path:
+            continue
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif isinstance(part, str) and ("[" in part or "(" in part or "-" in part):
+            continue  # pydantic's union-branch labels, e.g. "literal['auto','none']"
+        else:
+            path += f".{part}" if path else str(part)
+    return path

@@ -1,0 +1,196 @@
+"""What the remote backends share: one HTTP client, transport failures, upstream bodies.
+
+CPython host only (imports httpx). The backends themselves live in
+``remote_workers_ai`` and ``remote_openai``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import socket
+import ssl
+import time
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from llm_api.errors import BackendError, BackendTimeout
+
+#: ``timeout`` is httpx's: the longest wait for a connection, or for the upstream's next
+#: bytes — not a deadline for the whole answer, so a long stream that keeps flowing
+#: never times out, and one that stalls does.
+DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+
+TimeoutArg = float | httpx.Timeout
+
+
+def as_timeout(timeout: TimeoutArg) -> httpx.Timeout:
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    return httpx.Timeout(timeout, connect=min(timeout, 10.0))
+
+
+class RemoteBackend:
+    """One lazily created ``httpx.AsyncClient``, reused by every call, closed by ``aclose``.
+
+    The client is created on first use so that it belongs to the running event loop. A
+    client passed in is used as is (with this backend's timeout) and left for its owner
+    to close.
+    """
+
+    def __init__(self, *, client: httpx.AsyncClient | None, timeout: TimeoutArg) -> None:
+        self._client = client
+        self._owns_client = client is None
+        self.timeout = as_timeout(timeout)
+
+    def http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout)
+        return self._client
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and self._owns_client:
+            await client.aclose()
+
+    async def __aenter__(self) -> RemoteBackend:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+@contextmanager
+def transport_errors(service: str) -> Iterator[None]:
+    """Turn httpx's transport failures into our errors, without URLs or addresses."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise BackendTimeout(f"{service} did not answer in time ({_timeout_kind(exc)})") from exc
+    except httpx.ConnectError as exc:
+        raise BackendError(f"could not reach {service}: {_connect_reason(exc)}") from exc
+    except httpx.TransportError as exc:
+        raise BackendError(f"the connection to {service} failed: {type(exc).__name__}") from exc
+
+
+def _timeout_kind(exc: httpx.TimeoutException) -> str:
+    return {
+        httpx.ConnectTimeout: "no connection",
+        httpx.ReadTimeout: "no data",
+        httpx.WriteTimeout: "request not sent",
+        httpx.PoolTimeout: "no free connection",
+    }.get(type(exc), "timeout")
+
+
+def _connect_reason(exc: BaseException) -> str:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, socket.gaierror):
+            return "host name not resolved"
+        if isinstance(cause, ssl.SSLError):
+            return "TLS handshake failed"
+        cause = cause.__cause__ or cause.__context__
+    # httpcore flattens several refused attempts into one message
+    text = str(exc).lower()
+    if "refused" in text or "all connection attempts failed" in text:
+        return "connection refused"
+    return "connection failed"
+
+
+async def opened(stream: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
+    """Run ``stream`` to its first (empty) yield, then hand it over.
+
+    Each backend's stream generator sends the request and checks the status before that
+    first yield, so an upstream failure is raised here, with its real status, before any
+    byte reaches the client; and the generator has started, so closing it closes the
+    upstream response even when nobody iterates it.
+    """
+    await anext(stream)
+    return stream
+
+
+def read_json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def error_message(response: httpx.Response) -> str:
+    """The upstream's own words from an error body (JSON envelope or plain text)."""
+    payload = read_json(response)
+    if isinstance(payload, dict):
+        for key in ("error", "message", "detail"):
+            value = payload.get(key)
+            if isinstance(value, dict):
+                value = value.get("message") or value.get("msg")
+            if isinstance(value, str) and value.strip():
+                return value.strip()[:500]
+        errors = payload.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            return str(errors[0].get("message") or "")[:500]
+    text = response.text.strip()
+    if text.startswith("<"):  # an HTML error page from a proxy says nothing useful
+        return response.reason_phrase or f"HTTP {response.status_code}"
+    return text[:500]
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """``Retry-After`` as seconds (delta-seconds or an HTTP date), if the upstream sent it."""
+    raw = response.headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return seconds if seconds > 0 else None
+
+
+def normalise_usage(raw: Any) -> dict[str, int]:
+    raw = raw if isinstance(raw, dict) else {}
+    prompt = int(raw.get("prompt_tokens") or 0)
+    completion = int(raw.get("completion_tokens") or 0)
+    total = int(raw.get("total_tokens") or prompt + completion)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
+
+
+def parse_arguments(arguments: Any) -> dict[str, Any]:
+    """Tool-call arguments as a dict; text that is not a JSON object is kept as ``_raw``.
+
+    The same rule as ``streaming.parse_binding_event``: the backend reports what the
+    model said, and the generation service decides whether that is acceptable.
+    """
+    if isinstance(arguments, dict):
+        return arguments
+    if arguments is None:
+        return {}
+    if not isinstance(arguments, str):
+        return {"_raw": json.dumps(arguments)}
+    if not arguments.strip():
+        return {}
+    try:
+        parsed = json.loads(arguments)
+    except ValueError:
+        return {"_raw": arguments}
+    return parsed if isinstance(parsed, dict) else {"_raw": arguments}
+
+
+def binding_tool_call(call: Any) -> dict[str, Any]:
+    """``{"name", "arguments": dict}`` from a binding or an OpenAI-shaped tool call."""
+    if not isinstance(call, dict):
+        raise BackendError("the upstream sent a tool call that is not an object")
+    function = call.get("function") if isinstance(call.get("function"), dict) else call
+    return {
+        "name": str(function.get("name") or ""),
+        "arguments": parse_arguments(function.get("arguments")),
+    }

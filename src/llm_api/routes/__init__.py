@@ -1,0 +1,1 @@
+"""Thin routers, one module per API family: map services' results to HTTP."""

@@ -1,0 +1,1 @@
+"""Wire schemas (pydantic only), one module per API family plus shared parts."""

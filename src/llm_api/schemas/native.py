@@ -1,0 +1,136 @@
+"""The native API (`/api/llm`), shaped as the seed "LLM Text Generation API" documents it."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from llm_api.schemas.common import (
+    STRICT_REQUEST,
+    ResponseFormat,
+    ToolChoice,
+    ToolDefinition,
+    Usage,
+)
+
+MAX_SEED = 9_999_999_999  # Workers AI's bound
+
+
+class SamplingParams(BaseModel):
+    """Generation settings shared by `generate` and `chat/completions` (seed defaults)."""
+
+    model_config = STRICT_REQUEST
+
+    model: str | None = Field(
+        default=None,
+        description="Short id (`llama-3.2-3b-instruct`) or full id (`@cf/meta/...`); "
+        "defaults to the configured default model",
+    )
+    stream: bool = Field(default=False, description="Answer with server-sent events")
+    max_tokens: int = Field(default=1024, ge=1, description="Most tokens to generate")
+    temperature: float = Field(default=0.7, ge=0, le=5)
+    top_p: float = Field(default=0.9, gt=0, le=1)
+    top_k: int = Field(default=40, ge=1, le=50)
+    repetition_penalty: float = Field(default=1.1, ge=0, le=2)
+    frequency_penalty: float = Field(default=0, ge=-2, le=2)
+    presence_penalty: float = Field(default=0, ge=-2, le=2)
+    seed: int | None = Field(default=None, ge=1, le=MAX_SEED, description="For reproducible output")
+
+    def sampling(self) -> dict[str, Any]:
+        """The Workers AI input fields for these settings."""
+        params = self.model_dump(
+            include={
+                "max_tokens",
+                "temperature",
+                "top_p",
+                "top_k",
+                "repetition_penalty",
+                "frequency_penalty",
+                "presence_penalty",
+                "seed",
+            },
+            exclude_none=True,
+        )
+        return params
+
+
+class GenerateRequest(SamplingParams):
+    prompt: str = Field(min_length=1, description="The text to continue or answer")
+
+
+class ToolCallIn(BaseModel):
+    """An earlier assistant tool call, sent back in the conversation."""
+
+    model_config = STRICT_REQUEST
+
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChatMessage(BaseModel):
+    model_config = STRICT_REQUEST
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | None = None
+    name: str | None = None
+    tool_call_id: str | None = None
+    tool_calls: list[ToolCallIn] | None = None
+
+    @model_validator(mode="after")
+    def _content_present(self) -> ChatMessage:
+        if self.content is None and not (self.role == "assistant" and self.tool_calls):
+            raise ValueError(f"content is required for a '{self.role}' message")
+        return self
+
+    def to_binding(self) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": self.role, "content": self.content or ""}
+        if self.name:
+            message["name"] = self.name
+        if self.tool_call_id:
+            message["tool_call_id"] = self.tool_call_id
+        if self.tool_calls:
+            message["tool_calls"] = [call.model_dump() for call in self.tool_calls]
+        return message
+
+
+class ChatRequest(SamplingParams):
+    messages: list[ChatMessage] = Field(min_length=1, description="The conversation so far")
+    response_format: ResponseFormat | None = Field(
+        default=None, description='`{"type": "json_object"}` makes the text valid JSON'
+    )
+    tools: list[ToolDefinition] | None = Field(
+        default=None, description="Functions the model may call (models with supportsTools)"
+    )
+    tool_choice: ToolChoice | None = None
+
+
+class ModelCard(BaseModel):
+    id: str
+    name: str
+    contextWindow: int
+    supportsTools: bool
+    costPerMInput: float
+    costPerMOutput: float
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelCard]
+
+
+class GenerateResponse(BaseModel):
+    text: str
+    model: str
+    usage: Usage
+
+
+class ToolCallOut(BaseModel):
+    name: str
+    arguments: dict[str, Any]
+
+
+class ChatResponse(BaseModel):
+    text: str
+    model: str
+    usage: Usage
+    tool_calls: list[ToolCallOut] | None = None

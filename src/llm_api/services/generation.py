@@ -1,0 +1,277 @@
+"""The one generation engine behind every API family.
+
+Routes turn their wire request into a ``GenerationRequest``; this module checks it
+against the model, calls the AI binding, and returns a ``Completion`` or a stream of
+``TextDelta`` items ending in one ``StreamEnd``. Wire formats are the routes' business.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from llm_api.catalog import ModelInfo
+from llm_api.errors import BackendError, ContextOverflow, InvalidModelOutput, InvalidRequest
+from llm_api.platform.base import AIBinding
+from llm_api.streaming import iter_sse_data, parse_binding_event
+
+#: Rough characters per token, used only to refuse prompts that cannot possibly fit
+#: before paying for a model call; backends still enforce the exact limit.
+CHARS_PER_TOKEN_LOW_ESTIMATE = 4
+
+
+@dataclass(slots=True)
+class GenerationRequest:
+    model: ModelInfo
+    prompt: str | None = None
+    messages: list[dict[str, Any]] | None = None
+    sampling: dict[str, Any] = field(default_factory=dict)
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: Any = None
+    response_format: dict[str, Any] | None = None
+
+    def binding_inputs(self, *, stream: bool) -> dict[str, Any]:
+        inputs: dict[str, Any] = dict(self.sampling)
+        if self.messages is not None:
+            inputs["messages"] = self.messages
+        else:
+            inputs["prompt"] = self.prompt
+        if self.tools:
+            inputs["tools"] = self.tools
+            if self.tool_choice is not None:
+                inputs["tool_choice"] = self.tool_choice
+        if self.response_format:
+            inputs["response_format"] = self.response_format
+        if stream:
+            inputs["stream"] = True
+        return inputs
+
+    def input_text_length(self) -> int:
+        if self.messages is None:
+            return len(self.prompt or "")
+        return sum(len(str(message.get("content") or "")) for message in self.messages)
+
+
+@dataclass(slots=True)
+class Completion:
+    text: str
+    usage: dict[str, int]
+    finish_reason: str
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(slots=True)
+class StreamEnd:
+    usage: dict[str, int]
+    finish_reason: str
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+
+
+StreamItem = TextDelta | StreamEnd
+
+
+def check_request(request: GenerationRequest) -> None:
+    """Refuse what the chosen model cannot do, before any model call (400s)."""
+    model = request.model
+    if request.tools and not model.supports_tools:
+        raise InvalidRequest(
+            f"tools: the model '{model.short_id}' does not support function calling; "
+            "use a model whose supportsTools is true",
+            param="tools",
+        )
+    max_tokens = request.sampling.get("max_tokens")
+    if max_tokens is not None and max_tokens > model.context_window:
+        raise InvalidRequest(
+            f"max_tokens: {max_tokens} is more than the context window of "
+            f"'{model.short_id}' ({model.context_window} tokens)",
+            param="max_tokens",
+        )
+    estimated = request.input_text_length() // CHARS_PER_TOKEN_LOW_ESTIMATE
+    if estimated >= model.context_window:
+        field_name = "messages" if request.messages is not None else "prompt"
+        raise ContextOverflow(
+            f"{field_name}: about {estimated} tokens, which cannot fit the context window of "
+            f"'{model.short_id}' ({model.context_window} tokens)",
+            param=field_name,
+        )
+
+
+async def complete(ai: AIBinding, request: GenerationRequest) -> Completion:
+    check_request(request)
+    result = await ai.run(request.model.id, request.binding_inputs(stream=False))
+    if not isinstance(result, dict):
+        raise BackendError("the backend returned a stream for a non-streaming request")
+    text = _text_of(result.get("response"))
+    tool_calls = [_tool_call(call) for call in result.get("tool_calls") or []]
+    usage = _usage(result.get("usage"), request, completion_text=text)
+    completion = Completion(
+        text=text,
+        usage=usage,
+        tool_calls=tool_calls,
+        finish_reason=_finish_reason(result.get("finish_reason"), tool_calls, usage, request),
+    )
+    if request.response_format and not tool_calls:
+        _require_json(completion.text, completion.finish_reason)
+    return completion
+
+
+async def open_stream(ai: AIBinding, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+    """Start a stream and wait for its first item, so early failures still raise here
+    (and get a real HTTP status) instead of after the response has started."""
+    check_request(request)
+    items = _stream_items(ai, request)
+    try:
+        first = await anext(items)
+    except BaseException:
+        await items.aclose()
+        raise
+    return _prepend(first, items)
+
+
+async def _prepend(first: StreamItem, rest: AsyncIterator[StreamItem]) -> AsyncIterator[StreamItem]:
+    try:
+        yield first
+        async for item in rest:
+            yield item
+    finally:
+        await rest.aclose()  # type: ignore[attr-defined]
+
+
+async def _stream_items(ai: AIBinding, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+    upstream = await ai.run(request.model.id, request.binding_inputs(stream=True))
+    if isinstance(upstream, dict):
+        # A backend may answer a stream request in one piece; replay it as a stream.
+        text = _text_of(upstream.get("response"))
+        if text:
+            yield TextDelta(text)
+        calls = [_tool_call(c) for c in upstream.get("tool_calls") or []]
+        usage = _usage(upstream.get("usage"), request, completion_text=text)
+        finish = _finish_reason(upstream.get("finish_reason"), calls, usage, request)
+        yield StreamEnd(usage=usage, finish_reason=finish, tool_calls=calls)
+        return
+    text_parts: list[str] = []
+    usage_seen: dict[str, int] | None = None
+    finish_seen: str | None = None
+    whole_calls: list[dict[str, Any]] = []
+    call_fragments: dict[int, dict[str, Any]] = {}
+    events = iter_sse_data(upstream)
+    try:
+        async for data in events:
+            event = parse_binding_event(data)
+            if event is None:
+                break
+            if event.error:
+                raise BackendError(event.error)
+            if event.text:
+                text_parts.append(event.text)
+                yield TextDelta(event.text)
+            usage_seen = event.usage or usage_seen
+            finish_seen = event.finish_reason or finish_seen
+            for call in event.tool_calls:
+                if "arguments_fragment" in call:
+                    _merge_fragment(call_fragments, call)
+                else:
+                    whole_calls.append(call)
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+        close = getattr(upstream, "aclose", None)
+        if close is not None:
+            await close()
+    calls = whole_calls + [_joined_call(call_fragments[i]) for i in sorted(call_fragments)]
+    usage = _usage(usage_seen, request, completion_text="".join(text_parts))
+    finish = _finish_reason(finish_seen, calls, usage, request)
+    yield StreamEnd(usage=usage, finish_reason=finish, tool_calls=calls)
+
+
+def _merge_fragment(calls: dict[int, dict[str, Any]], fragment: dict[str, Any]) -> None:
+    call = calls.setdefault(fragment["index"], {"name": "", "arguments": ""})
+    if fragment.get("name"):
+        call["name"] = fragment["name"]
+    call["arguments"] += fragment.get("arguments_fragment") or ""
+
+
+def _joined_call(call: dict[str, Any]) -> dict[str, Any]:
+    return _tool_call({"name": call["name"], "arguments": call["arguments"]})
+
+
+def _tool_call(call: Any) -> dict[str, Any]:
+    if not isinstance(call, dict):
+        raise BackendError(f"the backend returned a malformed tool call: {call!r:.200}")
+    function = call["function"] if isinstance(call.get("function"), dict) else call
+    arguments = function.get("arguments") or {}
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments) if arguments.strip() else {}
+        except ValueError:
+            raise InvalidModelOutput(
+                f"the model called '{function.get('name')}' with arguments that are not JSON"
+            ) from None
+    if not isinstance(arguments, dict):
+        raise InvalidModelOutput("the model called a tool with arguments that are not an object")
+    return {"name": str(function.get("name") or ""), "arguments": arguments}
+
+
+def _text_of(response: Any) -> str:
+    if response is None:
+        return ""
+    if isinstance(response, str):
+        return response
+    return json.dumps(response, ensure_ascii=False)  # JSON mode may answer with an object
+
+
+def _usage(
+    raw: dict[str, Any] | None, request: GenerationRequest, *, completion_text: str
+) -> dict[str, int]:
+    if raw:
+        prompt = int(raw.get("prompt_tokens") or 0)
+        completion = int(raw.get("completion_tokens") or 0)
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": int(raw.get("total_tokens") or prompt + completion),
+        }
+    # No usage from the backend: estimate rather than report zeros.
+    prompt = max(1, request.input_text_length() // CHARS_PER_TOKEN_LOW_ESTIMATE)
+    completion = len(completion_text) // CHARS_PER_TOKEN_LOW_ESTIMATE
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def _finish_reason(
+    reported: Any,
+    tool_calls: list[dict[str, Any]],
+    usage: dict[str, int],
+    request: GenerationRequest,
+) -> str:
+    if tool_calls:
+        return "tool_calls"
+    if reported in ("stop", "length", "content_filter"):
+        return reported
+    max_tokens = request.sampling.get("max_tokens")
+    if max_tokens is not None and usage["completion_tokens"] >= max_tokens:
+        return "length"
+    return "stop"
+
+
+def _require_json(text: str, finish_reason: str) -> None:
+    try:
+        json.loads(text)
+    except ValueError:
+        if finish_reason == "length":
+            raise InvalidModelOutput(
+                "the JSON answer was cut off by max_tokens; ask for more tokens"
+            ) from None
+        raise InvalidModelOutput(
+            "the model did not return valid JSON although response_format asked for it; "
+            "retrying may help"
+        ) from None
