@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from llm_api.error_handlers import install_error_handlers
 from llm_api.middleware import RequestIdMiddleware
 from llm_api.platform.base import PlatformProvider
-from llm_api.routes import health, native
+from llm_api.routes import health, native, openai, v1
 
 DESCRIPTION = """\
 Text generation for language-learning and creative apps, on Cloudflare Workers AI
@@ -23,5 +23,7 @@ def create_app(provider: PlatformProvider) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(native.router)
+    app.include_router(v1.router)
+    app.include_router(openai.router)
     app.add_middleware(RequestIdMiddleware)
     return app

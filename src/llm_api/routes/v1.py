@@ -1,0 +1,52 @@
+"""The REST v1 API (`/api/v1/llm`): chat and prompt optimisation, seed "LLM APIs"."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from llm_api.catalog import resolve_model
+from llm_api.dependencies import PlatformDep
+from llm_api.errors import Family
+from llm_api.routes.openai import STREAM_DOC
+from llm_api.routes.sse import sse_response
+from llm_api.schemas.openai import ChatCompletion
+from llm_api.schemas.v1 import OptimizePromptRequest, OptimizePromptResponse, V1ChatRequest
+from llm_api.services.chat_format import ChunkEncoder, completion_object
+from llm_api.services.generation import GenerationRequest, complete, open_stream
+from llm_api.services.prompts import optimize_prompt
+
+router = APIRouter(prefix="/api/v1/llm", tags=["v1"])
+
+
+@router.post("/chat", response_model=ChatCompletion, responses=STREAM_DOC)
+async def chat(body: V1ChatRequest, platform: PlatformDep) -> Response:
+    """Chat completion in the `chat.completion` shape; `stream: true` streams OpenAI chunks."""
+    model = resolve_model(body.model or platform.settings.default_model)
+    sampling: dict[str, object] = {"temperature": body.temperature}
+    if body.max_tokens is not None:
+        sampling["max_tokens"] = body.max_tokens
+    request = GenerationRequest(
+        model=model,
+        messages=[message.model_dump() for message in body.messages],
+        sampling=sampling,
+    )
+    headers = {"x-llm-backend": platform.ai.engine}
+    if body.stream:
+        encoder = ChunkEncoder(model.id, include_usage=True, family=Family.V1)
+        items = await open_stream(platform.ai, request)
+        return sse_response(items, encoder.encode, encoder.encode_error, headers)
+    completion = await complete(platform.ai, request)
+    return JSONResponse(completion_object(completion, model.id), headers=headers)
+
+
+@router.post("/optimize-prompt")
+async def optimize(
+    body: OptimizePromptRequest, platform: PlatformDep, response: Response
+) -> OptimizePromptResponse:
+    """Rewrite a prompt for image or video generation, with composition/lighting/lens or
+    motion/camera/duration cues."""
+    model = resolve_model(platform.settings.fast_model)
+    result = await optimize_prompt(platform.ai, model, body)
+    response.headers["x-llm-backend"] = platform.ai.engine
+    return result
