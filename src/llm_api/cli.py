@@ -24,6 +24,7 @@ environment variables (a flag wins over its variable):
   LLM_API_MAX_BODY_BYTES  largest accepted request body (default 1000000)
   CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN
                           required by --backend workers-ai
+  CLOUDFLARE_API_BASE_URL optional: another Cloudflare API base URL
   OPENAI_BASE_URL         required by --backend openai, e.g. http://127.0.0.1:8000/v1
   OPENAI_API_KEY          optional bearer token for that server
   OPENAI_MODEL            optional: one upstream model name for every catalog id

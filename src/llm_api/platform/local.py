@@ -31,6 +31,9 @@ def build_backend(options: LocalOptions, env: Mapping[str, str]) -> AIBinding:
 
         account = _required(env, "CLOUDFLARE_ACCOUNT_ID", "the workers-ai backend")
         token = _required(env, "CLOUDFLARE_API_TOKEN", "the workers-ai backend")
+        base_url = env.get("CLOUDFLARE_API_BASE_URL") or None  # tests point it at a fake
+        if base_url:
+            return WorkersAIRestBackend(account, token, base_url=base_url)
         return WorkersAIRestBackend(account, token)
     if options.backend == "openai":
         from llm_api.platform.remote_openai import OpenAICompatibleBackend

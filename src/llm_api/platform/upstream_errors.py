@@ -26,6 +26,7 @@ NO_SUCH_MODEL = 5007
 INVALID_MODEL_ID = 3042
 REQUEST_TOO_LARGE = 3006
 UPSTREAM_TIMEOUT = 3007
+INPUT_VALIDATION = 5006
 
 #: seconds a client should wait before retrying a capacity error
 CAPACITY_RETRY_AFTER = 2.0
@@ -46,6 +47,8 @@ def from_workers_ai_code(code: int | None, message: str) -> ApiError:
         return PayloadTooLarge(text)
     if code == UPSTREAM_TIMEOUT:
         return BackendTimeout(text)
+    if code == INPUT_VALIDATION:
+        return InvalidRequest(text)
     return BackendError(text)
 
 

@@ -1,0 +1,226 @@
+"""An AI binding backed by Workers AI's REST API, directly or through AI Gateway.
+
+CPython host only. The REST API takes the binding's inputs as its body and answers with
+the binding's result inside ``{"result", "success", "errors", "messages"}``; with
+``stream: true`` its body is already the binding's SSE stream, so bytes pass through.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncGenerator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from llm_api.errors import ApiError, BackendError, ModelNotFound
+from llm_api.platform.base import RunResult, SSEByteStream
+from llm_api.platform.remote_http import (
+    DEFAULT_TIMEOUT,
+    RemoteBackend,
+    TimeoutArg,
+    binding_tool_call,
+    error_message,
+    normalise_usage,
+    opened,
+    read_json,
+    retry_after,
+    transport_errors,
+)
+from llm_api.platform.remote_openai import completion_result
+from llm_api.platform.upstream_errors import from_http_status, from_workers_ai_code
+from llm_api.streaming import DONE, DONE_FRAME, SSEParser, encode_data
+
+SERVICE = "Workers AI"
+DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
+DEFAULT_GATEWAY_URL = "https://gateway.ai.cloudflare.com/v1"
+
+_MODEL_ID = re.compile(r"^@?[A-Za-z0-9][\w.\-]*(?:/[\w.\-@]+)*$")
+
+#: ``options["gateway"]`` keys (as the binding names them) and AI Gateway's headers
+_GATEWAY_HEADERS = {
+    "skipCache": "cf-aig-skip-cache",
+    "cacheTtl": "cf-aig-cache-ttl",
+    "cacheKey": "cf-aig-cache-key",
+    "metadata": "cf-aig-metadata",
+    "collectLog": "cf-aig-collect-log",
+    "eventId": "cf-aig-event-id",
+    "requestTimeoutMs": "cf-aig-request-timeout",
+}
+
+
+class WorkersAIRestBackend(RemoteBackend):
+    """``run`` over ``POST {base_url}/accounts/{account_id}/ai/run/{model}``.
+
+    With ``options={"gateway": {"id": ...}}`` the request goes through AI Gateway
+    (``{gateway_url}/{account_id}/{gateway_id}/workers-ai/{model}``) with the gateway's
+    cache and logging options as ``cf-aig-*`` headers, as the binding does.
+    """
+
+    engine = "workers-ai"
+
+    def __init__(
+        self,
+        account_id: str,
+        api_token: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        gateway_url: str = DEFAULT_GATEWAY_URL,
+        client: httpx.AsyncClient | None = None,
+        timeout: TimeoutArg = DEFAULT_TIMEOUT,
+    ) -> None:
+        super().__init__(client=client, timeout=timeout)
+        self._account = quote(account_id, safe="")
+        self._headers = {"authorization": f"Bearer {api_token}"}
+        self._base_url = base_url.rstrip("/")
+        self._gateway_url = gateway_url.rstrip("/")
+
+    async def run(
+        self, model: str, inputs: dict[str, Any], options: dict[str, Any] | None = None
+    ) -> RunResult | SSEByteStream:
+        url, headers = self._target(model, options or {})
+        body = workers_ai_body(inputs)
+        if body.get("stream"):
+            return await opened(self._stream(url, headers, body))
+        with transport_errors(SERVICE):
+            response = await self.http().post(url, json=body, headers=headers, timeout=self.timeout)
+        if response.is_error:
+            raise workers_ai_error(response)
+        return _result(response)
+
+    def _target(self, model: str, options: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        segments = model.split("/")
+        if not _MODEL_ID.match(model) or ".." in segments or "." in segments:
+            raise ModelNotFound(f"not a Workers AI model id: {model!r}", param="model")
+        gateway = options.get("gateway")
+        if not isinstance(gateway, dict) or not gateway.get("id"):
+            return f"{self._base_url}/accounts/{self._account}/ai/run/{model}", self._headers
+        gateway_id = quote(str(gateway["id"]), safe="")
+        url = f"{self._gateway_url}/{self._account}/{gateway_id}/workers-ai/{model}"
+        headers = dict(self._headers)
+        for key, header in _GATEWAY_HEADERS.items():
+            value = gateway.get(key)
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                headers[header] = "true" if value else "false"
+            elif isinstance(value, dict):
+                headers[header] = json.dumps(value)
+            else:
+                headers[header] = str(value)
+        return url, headers
+
+    async def _stream(
+        self, url: str, headers: dict[str, str], body: dict[str, Any]
+    ) -> AsyncGenerator[bytes, None]:
+        headers = {**headers, "accept": "text/event-stream"}
+        with transport_errors(SERVICE):
+            async with self.http().stream(
+                "POST", url, json=body, headers=headers, timeout=self.timeout
+            ) as response:
+                if response.is_error:
+                    await response.aread()
+                    raise workers_ai_error(response)
+                if "text/event-stream" not in response.headers.get("content-type", ""):
+                    # a model that cannot stream answers in one piece: frame it as a stream
+                    await response.aread()
+                    result = _result(response)
+                    yield b""  # see remote_http.opened
+                    for frame in _frames(result):
+                        yield frame
+                    return
+                yield b""  # see remote_http.opened
+                parser, done, tail = SSEParser(), False, b""
+                async for chunk in response.aiter_bytes():
+                    if not chunk:
+                        continue
+                    yield chunk
+                    tail = (tail + chunk)[-4:]
+                    if any(data.strip() == DONE for data in parser.feed(chunk)):
+                        done = True
+                        break
+        if not done:  # guarantee the binding's ending, whatever upstream did
+            if not tail.endswith((b"\n\n", b"\r\n\r\n", b"\r\r")):
+                yield b"\n\n"
+            if not any(data.strip() == DONE for data in parser.close()):
+                yield DONE_FRAME
+
+
+def workers_ai_body(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The inputs as Workers AI takes them.
+
+    Workers AI has no ``tool_choice``: ``"none"`` is honoured by sending no tools and a
+    named function by sending only that tool; ``"auto"``/``"required"`` send all tools
+    (the model may still answer in text — the service checks ``required``).
+    """
+    body = {key: value for key, value in inputs.items() if value is not None}
+    choice = body.pop("tool_choice", None)
+    if choice == "none":
+        body.pop("tools", None)
+    elif isinstance(choice, dict) and body.get("tools"):
+        wanted = (choice.get("function") or {}).get("name")
+        body["tools"] = [tool for tool in body["tools"] if _tool_name(tool) == wanted]
+    return body
+
+
+def _tool_name(tool: dict[str, Any]) -> str | None:
+    function = tool.get("function") if isinstance(tool.get("function"), dict) else tool
+    return function.get("name")
+
+
+def workers_ai_error(response: httpx.Response) -> ApiError:
+    """The typed error for a failed REST call: by Workers AI's code, else by HTTP status."""
+    payload = read_json(response)
+    errors = payload.get("errors") if isinstance(payload, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors else None
+    if isinstance(first, dict):
+        error = from_workers_ai_code(_code(first.get("code")), str(first.get("message") or ""))
+    else:
+        error = from_http_status(response.status_code, error_message(response))
+    wait = retry_after(response)
+    if wait is not None and error.retryable:
+        error.retry_after = wait
+    return error
+
+
+def _code(raw: Any) -> int | None:
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return None
+
+
+def _result(response: httpx.Response) -> RunResult:
+    payload = read_json(response)
+    if not isinstance(payload, dict):
+        raise BackendError(f"{SERVICE} answered with a body that is not a JSON object")
+    if payload.get("success") is False:
+        raise workers_ai_error(response)
+    return run_result(payload.get("result") if "result" in payload else payload)
+
+
+def run_result(result: Any) -> RunResult:
+    """Workers AI's ``result`` in the binding's shape (text response, dict arguments)."""
+    if not isinstance(result, dict):
+        raise BackendError(f"{SERVICE} answered without a result")
+    if "choices" in result:  # newer models answer in OpenAI's chat.completion shape
+        return completion_result(result)
+    response = result.get("response")
+    if response is None:
+        response = ""
+    elif not isinstance(response, str):
+        response = json.dumps(response)  # JSON mode may answer with the object itself
+    out: RunResult = {"response": response, "usage": normalise_usage(result.get("usage"))}
+    if result.get("tool_calls"):
+        out["tool_calls"] = [binding_tool_call(call) for call in result["tool_calls"]]
+    if isinstance(result.get("finish_reason"), str):
+        out["finish_reason"] = result["finish_reason"]
+    return out
+
+
+def _frames(result: RunResult) -> list[bytes]:
+    final = {key: value for key, value in result.items() if key != "response"}
+    frames = [encode_data({"response": result["response"]})] if result["response"] else []
+    return [*frames, encode_data({"response": "", **final}), DONE_FRAME]
