@@ -1,0 +1,139 @@
+"""The logic of the per-key Durable Object: rate-limit window and usage, in its SQLite.
+
+``src/entry.py``'s ``class RateLimiter(DurableObject)`` (one object per key, named by
+the key id) delegates here, passing ``self.ctx.storage``. This module only needs
+``storage.sql.exec(sql, *bindings)``, synchronous, returning a cursor with
+``toArray()``, ``one()`` or iteration — so tests drive it with a fake backed by
+Python's sqlite3, and nothing here imports ``js`` or ``workers``.
+
+Assumption about real rows: through the Python Workers SDK, ``toArray()`` arrives as a
+Python list of dicts (the SDK ``to_py()``s RPC results), but a raw ``JsProxy`` array or
+rows of JS objects may also appear depending on SDK version; :func:`rows` accepts all
+of these, so the adapter in ``entry.py`` can pass ``ctx.storage`` straight through.
+
+Times are integer milliseconds (``Date.now()``), stored as INTEGER. The pure algorithm
+gets them relative to ``now`` — ``(at - now_ms) / 1000``, an exact integer divided once —
+so the 60 s boundary is decided exactly, not up to float rounding of epoch seconds.
+
+Each object is single-threaded and nothing here awaits, so a hit's check-and-insert is
+atomic. The window is also cached in memory (the object stays alive between requests),
+so a hit reads no rows after the first and writes only what changes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from llm_api.ratelimit import DEFAULT_WINDOW_S, admit
+from llm_api.usage import DEFAULT_DAYS, UsageEntry, first_day, utc_day
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS admissions (at INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS usage ("
+    " day TEXT PRIMARY KEY,"
+    " requests INTEGER NOT NULL,"
+    " prompt_tokens INTEGER NOT NULL,"
+    " completion_tokens INTEGER NOT NULL,"
+    " cost_usd REAL NOT NULL)",
+)
+
+
+class RateLimiterState:
+    def __init__(self, storage: Any, *, window_s: float = DEFAULT_WINDOW_S) -> None:
+        self._sql = storage.sql
+        self._window_ms = round(window_s * 1000)
+        self._ready = False
+        self._log: list[int] | None = None  # admission times (ms), oldest first
+
+    def hit(self, limit: int, now_ms: float | None = None) -> dict[str, Any]:
+        """Admit or reject one request at ``now_ms``; return the ``Decision`` as a dict."""
+        now = _now_ms() if now_ms is None else int(now_ms)
+        log = self._load_log()
+        cutoff = now - self._window_ms
+        live = [at for at in log if at > cutoff]
+        relative = [(at - now) / 1000 for at in live]
+        decision, _ = admit(relative, 0.0, int(limit), self._window_ms / 1000)
+        # Storage first, memory after: if a write throws, the cache still matches the table.
+        if len(live) < len(log):
+            self._exec("DELETE FROM admissions WHERE at <= ?", cutoff)
+        if decision.admitted:
+            self._exec("INSERT INTO admissions (at) VALUES (?)", now)
+            live.append(now)
+        self._log = live
+        return decision.to_dict()
+
+    def record_usage(
+        self, day: str, prompt_tokens: int, completion_tokens: int, cost_usd: float
+    ) -> None:
+        """Count one answered request into ``day`` (``YYYY-MM-DD``, UTC)."""
+        self._ensure_schema()
+        self._exec(
+            "INSERT INTO usage (day, requests, prompt_tokens, completion_tokens, cost_usd)"
+            " VALUES (?, 1, ?, ?, ?)"
+            " ON CONFLICT(day) DO UPDATE SET"
+            " requests = requests + 1,"
+            " prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
+            " completion_tokens = completion_tokens + excluded.completion_tokens,"
+            " cost_usd = cost_usd + excluded.cost_usd",
+            day,
+            int(prompt_tokens),
+            int(completion_tokens),
+            float(cost_usd),
+        )
+
+    def usage(self, days: int = DEFAULT_DAYS, today: str | None = None) -> list[dict[str, Any]]:
+        """The last ``days`` UTC days up to ``today`` (default: now), newest first."""
+        self._ensure_schema()
+        end = today or utc_day()
+        found = rows(
+            self._exec(
+                "SELECT day, requests, prompt_tokens, completion_tokens, cost_usd FROM usage"
+                " WHERE day >= ? AND day <= ? ORDER BY day DESC",
+                first_day(days, end),
+                end,
+            )
+        )
+        return [UsageEntry.from_dict(row).to_dict() for row in found]
+
+    def _load_log(self) -> list[int]:
+        if self._log is None:
+            self._ensure_schema()
+            found = rows(self._exec("SELECT at FROM admissions ORDER BY at"))
+            self._log = [int(row["at"]) for row in found]
+        return self._log
+
+    def _ensure_schema(self) -> None:
+        if not self._ready:
+            for statement in _SCHEMA:
+                self._exec(statement)
+            self._ready = True
+
+    def _exec(self, sql: str, *bindings: Any) -> Any:
+        return self._sql.exec(sql, *bindings)
+
+
+def rows(cursor: Any) -> list[dict[str, Any]]:
+    """A cursor's rows as dicts, whatever shape the runtime hands them in."""
+    found = cursor.toArray() if hasattr(cursor, "toArray") else cursor
+    if hasattr(found, "to_py"):
+        found = found.to_py()
+    return [_row(row) for row in _iterate(found)]
+
+
+def _iterate(found: Any) -> Iterable[Any]:
+    return found if isinstance(found, list) else list(found)
+
+
+def _row(row: Any) -> dict[str, Any]:
+    if isinstance(row, dict):
+        return row
+    if hasattr(row, "to_py"):
+        return dict(row.to_py())
+    return dict(row)
+
+
+def _now_ms() -> int:
+    # On Workers time.time() is Date.now(): whole ms, frozen while code runs without I/O.
+    return int(time.time() * 1000)

@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from llm_api.keys import new_key, verify
+from llm_api.platform.local_state import (
+    DEV_KEY_NAME,
+    SqliteKeyStore,
+    SqliteUsageStore,
+    default_state_dir,
+    ensure_dev_key,
+    resolve_state_dir,
+    state_db_path,
+)
+from llm_api.usage import UsageEntry
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_state_dir_and_database_are_private(tmp_path: Path) -> None:
+    db = state_db_path(tmp_path / "state" / "nested")
+    store = SqliteKeyStore(db)
+    asyncio.run(store.put(new_key("app")[1]))
+    assert db.name == "state.db"
+    assert _mode(db.parent) == 0o700
+    # The database and SQLite's -wal/-shm companions alike.
+    files = list(db.parent.iterdir())
+    assert db in files
+    assert all(_mode(f) == 0o600 for f in files), {f.name: oct(_mode(f)) for f in files}
+    store.close()
+
+
+def test_loose_database_permissions_are_tightened(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    db.touch(mode=0o644)
+    os.chmod(db, 0o644)
+    store = SqliteUsageStore(db)
+    asyncio.run(store.usage("k", today="2025-01-01"))
+    store.close()
+    assert _mode(db) == 0o600
+
+
+def test_keys_persist_across_instances(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    full_key, record = new_key(
+        "app", rpm=7, allowed_models=["llama-3.2-3b-instruct"], created_at="2025-01-01T00:00:00Z"
+    )
+    _, other = new_key("other", created_at="2025-01-02T00:00:00Z")
+
+    async def write() -> None:
+        store = SqliteKeyStore(db)
+        await store.put(other)
+        await store.put(record)
+        store.close()
+
+    async def read() -> None:
+        store = SqliteKeyStore(db)
+        assert await store.get(record.key_id) == record
+        assert verify(full_key, await store.get(record.key_id))
+        assert await store.get("nosuchkey000") is None
+        assert [r.key_id for r in await store.list()] == [record.key_id, other.key_id]
+        store.close()
+
+    asyncio.run(write())
+    asyncio.run(read())
+    assert full_key.encode() not in db.read_bytes()
+
+
+def test_revoke_is_seen_by_another_open_store(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    full_key, record = new_key("app")
+
+    async def scenario() -> None:
+        server, cli = SqliteKeyStore(db), SqliteKeyStore(db)
+        await server.put(record)
+        assert verify(full_key, await server.get(record.key_id))
+        assert await cli.revoke(record.key_id)
+        assert await cli.revoke(record.key_id)
+        assert not await cli.revoke("nosuchkey000")
+        assert not verify(full_key, await server.get(record.key_id))
+        server.close()
+        cli.close()
+
+    asyncio.run(scenario())
+
+
+def test_put_replaces_a_record(tmp_path: Path) -> None:
+    store = SqliteKeyStore(tmp_path / "state.db")
+    _, record = new_key("app")
+
+    async def scenario() -> None:
+        await store.put(record)
+        record.rpm = 3
+        record.allowed_models = None
+        await store.put(record)
+        assert await store.get(record.key_id) == record
+        assert len(await store.list()) == 1
+
+    asyncio.run(scenario())
+    store.close()
+
+
+def test_usage_aggregates_per_day_newest_first(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+
+    async def write() -> None:
+        store = SqliteUsageStore(db)
+        await store.record(
+            "k1", day="2025-03-01", prompt_tokens=10, completion_tokens=5, cost_usd=0.5
+        )
+        await store.record(
+            "k1", day="2025-03-01", prompt_tokens=1, completion_tokens=2, cost_usd=0.25
+        )
+        await store.record(
+            "k1", day="2025-03-03", prompt_tokens=7, completion_tokens=0, cost_usd=0.0
+        )
+        await store.record(
+            "k2", day="2025-03-01", prompt_tokens=99, completion_tokens=99, cost_usd=9
+        )
+        store.close()
+
+    async def read() -> None:
+        store = SqliteUsageStore(db)
+        assert await store.usage("k1", today="2025-03-03") == [
+            UsageEntry("2025-03-03", 1, 7, 0, 0.0),
+            UsageEntry("2025-03-01", 2, 11, 7, 0.75),
+        ]
+        assert await store.usage("k2", today="2025-03-03") == [
+            UsageEntry("2025-03-01", 1, 99, 99, 9.0)
+        ]
+        assert await store.usage("k3", today="2025-03-03") == []
+        store.close()
+
+    asyncio.run(write())
+    asyncio.run(read())
+
+
+def test_usage_window_counts_calendar_days_up_to_today(tmp_path: Path) -> None:
+    store = SqliteUsageStore(tmp_path / "state.db")
+
+    async def scenario() -> None:
+        for day in ("2025-02-27", "2025-02-28", "2025-03-01", "2025-03-02"):
+            await store.record("k", day=day, prompt_tokens=1, completion_tokens=1, cost_usd=0.0)
+        days = [e.day for e in await store.usage("k", days=2, today="2025-03-01")]
+        assert days == ["2025-03-01", "2025-02-28"]
+        days = [e.day for e in await store.usage("k", days=30, today="2025-03-02")]
+        assert days == ["2025-03-02", "2025-03-01", "2025-02-28", "2025-02-27"]
+        assert await store.usage("k", days=1, today="2025-03-05") == []
+
+    asyncio.run(scenario())
+    store.close()
+
+
+def test_dev_key_is_created_once(tmp_path: Path) -> None:
+    store = SqliteKeyStore(tmp_path / "state.db")
+
+    async def scenario() -> None:
+        key = await ensure_dev_key(store)
+        assert key is not None
+        [record] = await store.list()
+        assert record.name == DEV_KEY_NAME
+        assert verify(key, record)
+        assert await ensure_dev_key(store) is None
+        await store.revoke(record.key_id)
+        assert await ensure_dev_key(store) is None  # revoking all keys does not mint one
+
+    asyncio.run(scenario())
+    store.close()
+
+
+def test_state_dir_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert default_state_dir() == tmp_path / ".state"
+    assert resolve_state_dir(None, {}) == tmp_path / ".state"
+    assert resolve_state_dir(None, {"LLM_API_STATE_DIR": "/x/y"}) == Path("/x/y")
+    assert resolve_state_dir("/a", {"LLM_API_STATE_DIR": "/x/y"}) == Path("/a")
+    monkeypatch.setenv("LLM_API_STATE_DIR", str(tmp_path / "env"))
+    assert resolve_state_dir() == tmp_path / "env"
