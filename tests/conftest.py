@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -7,8 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from llm_api.app import create_app
+from llm_api.keys import MemoryKeyStore, new_key
 from llm_api.platform.base import Platform, fixed_platform
+from llm_api.ratelimit import InProcessLimiter
 from llm_api.settings import Settings
+from llm_api.usage import MemoryUsageStore
 from tests.scripted_ai import ScriptedAI
 
 
@@ -23,9 +27,29 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def client(ai: ScriptedAI, settings: Settings) -> TestClient:
-    app = create_app(fixed_platform(Platform(ai=ai, settings=settings)))
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+def platform(ai: ScriptedAI, settings: Settings) -> Platform:
+    return Platform(
+        ai=ai,
+        settings=settings,
+        keys=MemoryKeyStore(),
+        limiter=InProcessLimiter(),
+        usage=MemoryUsageStore(),
+    )
+
+
+@pytest.fixture
+def api_key(platform: Platform) -> str:
+    key, record = new_key("tests")
+    asyncio.run(platform.keys.put(record))
+    return key
+
+
+@pytest.fixture
+def client(platform: Platform, api_key: str) -> TestClient:
+    """The app over ASGI, sending a valid key with every request."""
+    app = create_app(fixed_platform(platform))
+    headers = {"authorization": f"Bearer {api_key}"}
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as test_client:
         yield test_client
 
 

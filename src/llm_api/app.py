@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from llm_api.cors import CORSMiddleware
 from llm_api.error_handlers import install_error_handlers
 from llm_api.middleware import RequestIdMiddleware
 from llm_api.platform.base import PlatformProvider
-from llm_api.routes import health, native, openai, v1
+from llm_api.routes import account, admin, health, native, openai, tutor, v1
+from llm_api.security import SecurityMiddleware
 
 DESCRIPTION = """\
 Text generation for language-learning and creative apps, on Cloudflare Workers AI
@@ -23,7 +25,14 @@ def create_app(provider: PlatformProvider) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(native.router)
+    app.include_router(tutor.router)
     app.include_router(v1.router)
     app.include_router(openai.router)
+    app.include_router(account.router)
+    app.include_router(admin.router)
+    # Outermost last: CORS sees every answer (401s and 429s included, so browsers can
+    # read them), request ids go on everything, then keys and rate limits.
+    app.add_middleware(SecurityMiddleware, provider=provider)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(CORSMiddleware, provider=provider)
     return app

@@ -8,9 +8,19 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
+from llm_api.errors import ApiError
 from llm_api.platform.base import Platform
 from llm_api.platform.local import BACKENDS, LocalOptions, build_local_platform
+from llm_api.platform.local_state import (
+    STATE_DIR_ENV,
+    SqliteKeyStore,
+    ensure_dev_key,
+    resolve_state_dir,
+    state_db_path,
+)
+from llm_api.services.keys import create_key
 from llm_api.settings import ConfigError
 
 logger = logging.getLogger("llm_api")
@@ -22,6 +32,11 @@ environment variables (a flag wins over its variable):
   LLM_API_DEFAULT_MODEL   catalog model used when a request names none
                           (default llama-3.2-3b-instruct)
   LLM_API_MAX_BODY_BYTES  largest accepted request body (default 1000000)
+  LLM_API_STATE_DIR       same as --state-dir
+  LLM_API_RATE_LIMIT_RPM  requests per minute per key unless the key says otherwise
+                          (default 100)
+  ALLOWED_ORIGINS         comma-separated origins browsers may call from (default *)
+  ADMIN_TOKEN             bearer token that unlocks /admin/keys (unset: admin API off)
   CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN
                           required by --backend workers-ai
   CLOUDFLARE_API_BASE_URL optional: another Cloudflare API base URL
@@ -73,22 +88,60 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         default=int(env.get("LLM_API_CONTEXT_SIZE", "8192")),
         help="embedded backend: context length in tokens (default %(default)s)",
     )
+    _add_state_dir(serve, env)
     serve.add_argument(
         "--log-level",
         default=env.get("LLM_API_LOG_LEVEL", "info"),
         choices=["debug", "info", "warning", "error"],
         help="default %(default)s",
     )
+    keys = commands.add_parser(
+        "keys",
+        help="manage API keys in the local state folder",
+        description="Manage the local host's API keys (stored as SHA-256 hashes).",
+    )
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    create = key_commands.add_parser(
+        "create", help="create a key and print it (alone, on the last line)"
+    )
+    create.add_argument("--name", required=True, help="who or what the key is for")
+    create.add_argument("--rpm", type=int, help="requests per minute (default: the global limit)")
+    create.add_argument(
+        "--model",
+        action="append",
+        dest="models",
+        metavar="MODEL",
+        help="allow only this catalog model (repeatable; default: all models)",
+    )
+    listing = key_commands.add_parser("list", help="list keys (never the keys themselves)")
+    revoke = key_commands.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id", help="the id shown by `llm-api keys list`")
+    for sub in (create, listing, revoke):
+        _add_state_dir(sub, env)
     return parser
+
+
+def _add_state_dir(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=resolve_state_dir(None, env),
+        help=f"folder for keys and usage (default %(default)s; or {STATE_DIR_ENV})",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     env = dict(os.environ)
     args = build_parser(env).parse_args(argv)
+    if args.command == "keys":
+        return asyncio.run(_keys(args))
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
         options = LocalOptions(
-            backend=args.backend, model_path=args.model_path, context_size=args.context_size
+            backend=args.backend,
+            model_path=args.model_path,
+            context_size=args.context_size,
+            state_dir=args.state_dir,
         )
         platform = build_local_platform(options, env)
     except ConfigError as exc:
@@ -103,6 +156,13 @@ async def _serve(platform: Platform, args: argparse.Namespace) -> int:
     from llm_api.app import create_app
     from llm_api.platform.base import fixed_platform
 
+    dev_key = await ensure_dev_key(platform.keys)  # type: ignore[arg-type]
+    if dev_key:
+        print(
+            f"Created a development API key (stored hashed in {args.state_dir}; shown once):\n"
+            f"  {dev_key}\nSend it as 'Authorization: Bearer <key>'.",
+            flush=True,
+        )
     load = getattr(platform.ai, "load", None)
     if load is not None:
         try:
@@ -125,6 +185,33 @@ async def _serve(platform: Platform, args: argparse.Namespace) -> int:
         close = getattr(platform.ai, "aclose", None)
         if close is not None:
             await close()
+    return 0
+
+
+async def _keys(args: argparse.Namespace) -> int:
+    store = SqliteKeyStore(state_db_path(args.state_dir))
+    try:
+        if args.keys_command == "create":
+            created = await create_key(store, args.name, rpm=args.rpm, models=args.models)
+            print(f"Created key {created.key_id} ({created.name}); it is shown once:")
+            print(created.key)
+        elif args.keys_command == "list":
+            records = sorted(await store.list(), key=lambda record: record.created_at)
+            print(f"{'KEY ID':<14} {'NAME':<24} {'CREATED':<21} {'RPM':>6}  STATUS")
+            for r in records:
+                status = "revoked" if r.revoked else "active"
+                rpm = str(r.rpm) if r.rpm else "-"
+                print(f"{r.key_id:<14} {r.name[:24]:<24} {r.created_at:<21} {rpm:>6}  {status}")
+        elif not await store.revoke(args.key_id):
+            print(f"llm-api: no key with id {args.key_id!r}", file=sys.stderr)
+            return 1
+        else:
+            print(f"Revoked key {args.key_id}")
+    except ApiError as exc:
+        print(f"llm-api: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
     return 0
 
 

@@ -64,6 +64,28 @@ class ContextOverflow(InvalidRequest):
     openai_code = "context_length_exceeded"
 
 
+class Unauthorized(ApiError):
+    status = 401
+    openai_type = "authentication_error"
+    openai_code = "invalid_api_key"
+    v1_code = "UNAUTHORIZED"
+
+
+class Forbidden(ApiError):
+    status = 403
+    openai_type = "permission_error"
+    openai_code = "model_not_allowed"
+    v1_code = "FORBIDDEN"
+
+
+class RateLimited(ApiError):
+    status = 429
+    openai_type = "rate_limit_error"
+    openai_code = "rate_limit_exceeded"
+    v1_code = "RATE_LIMIT_EXCEEDED"
+    retryable = True
+
+
 class ModelNotFound(ApiError):
     # The seed's native API answers 400 for an unknown model; OpenAI answers 404.
     status = 404

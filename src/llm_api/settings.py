@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from llm_api.catalog import DEFAULT_MODEL, FAST_MODEL, resolve_model
 from llm_api.errors import ApiError
+
+#: JSON mode and a 24k context: the default for level feedback, topics and summaries
+#: (README, "Language-learning endpoints", says why)
+TUTOR_MODEL = "llama-3.3-70b-instruct-fp8-fast"
+
+#: defaults as module constants: with ``slots=True`` a class attribute such as
+#: ``Settings.max_body_bytes`` is a slot descriptor, not the default value
+MAX_BODY_BYTES = 1_000_000
+RATE_LIMIT_RPM = 100
 
 
 class ConfigError(ValueError):
@@ -19,23 +28,49 @@ class Settings:
     default_model: str = DEFAULT_MODEL
     #: catalog model for prompt optimisation, the seed's "fast LLM" (LLM_API_FAST_MODEL)
     fast_model: str = FAST_MODEL
+    #: catalog model for level feedback, topics and session summaries; needs JSON mode
+    #: (LLM_API_TUTOR_MODEL)
+    tutor_model: str = TUTOR_MODEL
     #: largest accepted request body in bytes (LLM_API_MAX_BODY_BYTES)
-    max_body_bytes: int = 1_000_000
+    max_body_bytes: int = MAX_BODY_BYTES
+    #: requests per minute per key unless the key says otherwise (LLM_API_RATE_LIMIT_RPM)
+    rate_limit_rpm: int = RATE_LIMIT_RPM
+    #: origins allowed to call from browsers; ("*",) for any (ALLOWED_ORIGINS, comma-separated)
+    allowed_origins: tuple[str, ...] = ("*",)
+    #: bearer token for /admin/keys (ADMIN_TOKEN, a secret); None disables the admin API
+    admin_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> Settings:
         return cls(
             default_model=_model(env, "LLM_API_DEFAULT_MODEL", DEFAULT_MODEL),
             fast_model=_model(env, "LLM_API_FAST_MODEL", FAST_MODEL),
-            max_body_bytes=_positive_int(env, "LLM_API_MAX_BODY_BYTES", cls.max_body_bytes),
+            tutor_model=_model(env, "LLM_API_TUTOR_MODEL", TUTOR_MODEL, json_mode=True),
+            max_body_bytes=_positive_int(env, "LLM_API_MAX_BODY_BYTES", MAX_BODY_BYTES),
+            rate_limit_rpm=_positive_int(env, "LLM_API_RATE_LIMIT_RPM", RATE_LIMIT_RPM),
+            allowed_origins=_origins(env.get("ALLOWED_ORIGINS")),
+            admin_token=(env.get("ADMIN_TOKEN") or "").strip() or None,
         )
 
 
-def _model(env: Mapping[str, str], name: str, default: str) -> str:
+def _origins(raw: str | None) -> tuple[str, ...]:
+    if raw is None or not raw.strip():
+        return ("*",)
+    origins = tuple(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
+    for origin in origins:
+        if origin != "*" and "://" not in origin:
+            raise ConfigError(f"ALLOWED_ORIGINS: {origin!r} is not like https://app.example")
+    return origins
+
+
+def _model(env: Mapping[str, str], name: str, default: str, *, json_mode: bool = False) -> str:
     try:
-        return resolve_model(env.get(name) or default).short_id
+        model = resolve_model(env.get(name) or default)
     except ApiError as exc:
         raise ConfigError(f"{name}: {exc.message}") from None
+    if json_mode and not model.supports_json_mode:
+        raise ConfigError(f"{name}: '{model.short_id}' has no JSON mode, which this job needs")
+    return model.short_id
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

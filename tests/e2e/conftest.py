@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.server import running_server
+from tests.e2e.server import Server, running_server
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -23,22 +23,32 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def base_url() -> Iterator[str]:
-    external = os.environ.get("LLM_API_E2E_BASE_URL")
-    if external:
-        yield external.rstrip("/")
+def server() -> Iterator[Server | None]:
+    """The embedded-model server this suite starts, or None when testing an external URL."""
+    if os.environ.get("LLM_API_E2E_BASE_URL"):
+        yield None
         return
-    with running_server(["--backend", "embedded"]) as url:
-        yield url
+    with running_server(["--backend", "embedded"]) as started:
+        yield started
 
 
 @pytest.fixture(scope="session")
-def api_key() -> str | None:
-    return os.environ.get("LLM_API_E2E_KEY") or None
+def base_url(server: Server | None) -> str:
+    return server.url if server else os.environ["LLM_API_E2E_BASE_URL"].rstrip("/")
+
+
+@pytest.fixture(scope="session")
+def api_key(server: Server | None) -> str:
+    if server:
+        return server.key
+    key = os.environ.get("LLM_API_E2E_KEY")
+    if not key:
+        pytest.fail("LLM_API_E2E_BASE_URL needs LLM_API_E2E_KEY, an API key for that server")
+    return key
 
 
 @pytest.fixture
-def http(base_url: str, api_key: str | None) -> Iterator[httpx.Client]:
-    headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+def http(base_url: str, api_key: str) -> Iterator[httpx.Client]:
+    headers = {"authorization": f"Bearer {api_key}"}
     with httpx.Client(base_url=base_url, headers=headers, timeout=120) as client:
         yield client

@@ -6,9 +6,11 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -22,9 +24,36 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    key: str  # an API key created with `llm-api keys create` for this server's state
+    state_dir: Path
+
+
+def create_key(state_dir: Path, *extra: str, name: str = "e2e") -> str:
+    """`llm-api keys create`: the key is alone on the last line of its output."""
+    result = subprocess.run(
+        [sys.executable, "-m", "llm_api.cli", "keys", "create", "--name", name, *extra,
+         "--state-dir", str(state_dir)],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    return result.stdout.strip().splitlines()[-1]
+
+
 @contextmanager
-def running_server(args: list[str], env: Mapping[str, str] | None = None) -> Iterator[str]:
-    """Run ``llm-api serve ARGS`` until the block ends; yields its base URL."""
+def running_server(args: list[str], env: Mapping[str, str] | None = None) -> Iterator[Server]:
+    """Run ``llm-api serve ARGS`` (with its own state folder and key) until the block ends."""
+    with tempfile.TemporaryDirectory(prefix="llm-api-e2e-") as state:
+        state_dir = Path(state)
+        key = create_key(state_dir)
+        with serving([*args, "--state-dir", state], env) as (url, _log):
+            yield Server(url=url, key=key, state_dir=state_dir)
+
+
+@contextmanager
+def serving(args: list[str], env: Mapping[str, str] | None = None) -> Iterator[tuple[str, Path]]:
+    """``llm-api serve ARGS`` as is; yields its base URL and the file its output goes to."""
     port = free_port()
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"llm-api-e2e-{port}.log"
     with open(log_path, "wb") as log:
@@ -37,7 +66,7 @@ def running_server(args: list[str], env: Mapping[str, str] | None = None) -> Ite
         base_url = f"http://127.0.0.1:{port}"
         try:
             _wait_healthy(base_url, process, log_path)
-            yield base_url
+            yield base_url, log_path
         finally:
             process.terminate()
             try:

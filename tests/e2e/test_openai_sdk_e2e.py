@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import openai
 import pytest
@@ -36,8 +37,9 @@ ASK_WEATHER = [{"role": "user", "content": "What is the weather in Paris?"}]
 
 
 @pytest.fixture(scope="module")
-def sdk(base_url: str, api_key: str | None) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{base_url}/v1", api_key=api_key or "unused", max_retries=0)
+def sdk(base_url: str, api_key: str) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=f"{base_url}/v1", api_key=api_key, max_retries=0) as client:
+        yield client
 
 
 def test_create(sdk: openai.OpenAI) -> None:

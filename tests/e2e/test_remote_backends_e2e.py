@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.server import running_server
+from tests.e2e.server import Server, running_server
 from tests.fake_upstreams import FakeOpenAI, FakeWorkersAI, openai_upstream, workers_ai_upstream
 
 TOOLS = [
@@ -39,20 +39,21 @@ def via_openai(openai_fake: FakeOpenAI) -> Iterator[openai.OpenAI]:
         "OPENAI_API_KEY": "upstream-secret",
         "OPENAI_MODEL": "served-model",
     }
-    with running_server(["--backend", "openai"], env) as url:
-        yield openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+    with running_server(["--backend", "openai"], env) as server:
+        with openai.OpenAI(base_url=f"{server.url}/v1", api_key=server.key, max_retries=0) as sdk:
+            yield sdk
 
 
 @pytest.fixture(scope="module")
-def via_workers_ai() -> Iterator[tuple[str, FakeWorkersAI]]:
+def via_workers_ai() -> Iterator[tuple[Server, FakeWorkersAI]]:
     with workers_ai_upstream(token="cf-token") as fake:
         env = {
             "CLOUDFLARE_ACCOUNT_ID": fake.account_id,
             "CLOUDFLARE_API_TOKEN": "cf-token",
             "CLOUDFLARE_API_BASE_URL": fake.base_url,
         }
-        with running_server(["--backend", "workers-ai"], env) as url:
-            yield url, fake
+        with running_server(["--backend", "workers-ai"], env) as server:
+            yield server, fake
 
 
 def test_openai_backend_text_and_upstream_model(via_openai, openai_fake) -> None:
@@ -113,8 +114,9 @@ def test_openai_backend_errors_reach_the_sdk_typed(via_openai) -> None:
 
 
 def test_workers_ai_backend_stream_and_capacity_error(via_workers_ai) -> None:
-    url, fake = via_workers_ai
-    with httpx.Client(base_url=url, timeout=30) as http:
+    server, fake = via_workers_ai
+    auth = {"authorization": f"Bearer {server.key}"}
+    with httpx.Client(base_url=server.url, headers=auth, timeout=30) as http:
         response = http.post("/api/llm/generate", json={"prompt": "hello", "stream": True})
         assert response.headers["x-llm-backend"] == "workers-ai"
         texts = [

@@ -6,7 +6,10 @@ from collections.abc import AsyncIterator, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from llm_api.keys import KeyStore
+from llm_api.ratelimit import Decision
 from llm_api.settings import Settings
+from llm_api.usage import UsageStore
 
 #: ``run`` returns this for ``inputs["stream"] = False``:
 #: ``{"response": str, "usage": {...}, "tool_calls"?: [{"name", "arguments": dict}],
@@ -35,10 +38,19 @@ class AIBinding(Protocol):
     ) -> RunResult | SSEByteStream: ...
 
 
+class RateLimiter(Protocol):
+    """Admits or refuses one request for a key (a sliding window of ``limit`` per minute)."""
+
+    async def hit(self, key_id: str, limit: int) -> Decision: ...
+
+
 @dataclass(slots=True)
 class Platform:
     ai: AIBinding
     settings: Settings
+    keys: KeyStore
+    limiter: RateLimiter
+    usage: UsageStore
 
 
 #: How the app finds the platform for a request: the local host returns one fixed

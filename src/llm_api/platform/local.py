@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from llm_api.platform.base import AIBinding, Platform
+from llm_api.platform.local_state import SqliteKeyStore, SqliteUsageStore, state_db_path
+from llm_api.ratelimit import InProcessLimiter
 from llm_api.settings import ConfigError, Settings
 
 BACKENDS = ("embedded", "workers-ai", "openai")
@@ -19,6 +22,7 @@ class LocalOptions:
     backend: str = "embedded"
     model_path: str | None = None  # embedded: a GGUF file instead of SmolLM2's
     context_size: int = 8192  # embedded: llama.cpp context length
+    state_dir: Path = Path(".state")  # keys and usage (SQLite)
 
 
 def build_backend(options: LocalOptions, env: Mapping[str, str]) -> AIBinding:
@@ -48,7 +52,17 @@ def build_backend(options: LocalOptions, env: Mapping[str, str]) -> AIBinding:
 
 
 def build_local_platform(options: LocalOptions, env: Mapping[str, str]) -> Platform:
-    return Platform(ai=build_backend(options, env), settings=Settings.from_mapping(env))
+    """The local host: the chosen backend, keys and usage in SQLite under the state
+    folder, and an in-process sliding-window limiter (one process serves every request)."""
+    settings = Settings.from_mapping(env)
+    database = state_db_path(options.state_dir)
+    return Platform(
+        ai=build_backend(options, env),
+        settings=settings,
+        keys=SqliteKeyStore(database),
+        limiter=InProcessLimiter(),
+        usage=SqliteUsageStore(database),
+    )
 
 
 def _required(env: Mapping[str, str], name: str, purpose: str) -> str:

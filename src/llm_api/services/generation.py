@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from llm_api.accounting import report_usage
 from llm_api.catalog import ModelInfo
 from llm_api.errors import BackendError, ContextOverflow, InvalidModelOutput, InvalidRequest
 from llm_api.platform.base import AIBinding
@@ -111,6 +112,7 @@ async def complete(ai: AIBinding, request: GenerationRequest) -> Completion:
     text = _text_of(result.get("response"))
     tool_calls = [_tool_call(call) for call in result.get("tool_calls") or []]
     usage = _usage(result.get("usage"), request, completion_text=text)
+    await report_usage(ai, request.model.id, usage)
     completion = Completion(
         text=text,
         usage=usage,
@@ -153,6 +155,7 @@ async def _stream_items(ai: AIBinding, request: GenerationRequest) -> AsyncItera
             yield TextDelta(text)
         calls = [_tool_call(c) for c in upstream.get("tool_calls") or []]
         usage = _usage(upstream.get("usage"), request, completion_text=text)
+        await report_usage(ai, request.model.id, usage)
         finish = _finish_reason(upstream.get("finish_reason"), calls, usage, request)
         yield StreamEnd(usage=usage, finish_reason=finish, tool_calls=calls)
         return
@@ -186,6 +189,7 @@ async def _stream_items(ai: AIBinding, request: GenerationRequest) -> AsyncItera
             await close()
     calls = whole_calls + [_joined_call(call_fragments[i]) for i in sorted(call_fragments)]
     usage = _usage(usage_seen, request, completion_text="".join(text_parts))
+    await report_usage(ai, request.model.id, usage)
     finish = _finish_reason(finish_seen, calls, usage, request)
     yield StreamEnd(usage=usage, finish_reason=finish, tool_calls=calls)
 

@@ -1,0 +1,21 @@
+"""What a key's owner can read about their own key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from llm_api.dependencies import ApiKeyDep, PlatformDep
+from llm_api.schemas.admin import KeyUsage
+from llm_api.services.keys import key_usage
+
+router = APIRouter(prefix="/api/llm", tags=["native"])
+
+
+@router.get("/usage")
+async def usage(
+    key: ApiKeyDep, platform: PlatformDep, days: Annotated[int, Query(ge=1, le=90)] = 30
+) -> KeyUsage:
+    """This key's requests, tokens and estimated cost per day (UTC), newest first."""
+    return await key_usage(platform.usage, key, days=days)

@@ -1,0 +1,75 @@
+"""Key management (`/admin/keys`), protected by the ADMIN_TOKEN secret."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from llm_api.dependencies import PlatformDep
+from llm_api.errors import ApiError, Unauthorized
+from llm_api.keys import is_key_id
+from llm_api.platform.base import Platform
+from llm_api.schemas.admin import CreatedKey, CreateKeyRequest, KeyList, KeyUsage
+from llm_api.services.keys import create_key, key_usage
+
+
+class KeyNotFound(ApiError):
+    status = 404
+    openai_type = "invalid_request_error"
+    openai_code = "not_found"
+    v1_code = "NOT_FOUND"
+
+
+async def require_admin(request: Request, platform: PlatformDep) -> Platform:
+    token = platform.settings.admin_token
+    presented = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    # Compare digests, so timing reveals neither the token nor its length.
+    ok = token is not None and hmac.compare_digest(
+        hashlib.sha256(presented.encode()).digest(), hashlib.sha256(token.encode()).digest()
+    )
+    if not ok:
+        raise Unauthorized(
+            "Missing or invalid admin token"
+            + ("" if token else " (the admin API is off: ADMIN_TOKEN is not set)")
+        )
+    return platform
+
+
+AdminDep = Annotated[Platform, Depends(require_admin)]
+router = APIRouter(prefix="/admin/keys", tags=["admin"])
+
+
+@router.post("", status_code=201)
+async def create(body: CreateKeyRequest, platform: AdminDep) -> CreatedKey:
+    """Create a key; the key itself is in this answer only, never again."""
+    return await create_key(platform.keys, body.name, rpm=body.rpm, models=body.allowed_models)
+
+
+@router.get("")
+async def list_keys(platform: AdminDep) -> KeyList:
+    """Every key's record (never the key or its hash)."""
+    records = sorted(await platform.keys.list(), key=lambda record: record.created_at)
+    return KeyList(keys=[record.public_dict() for record in records])
+
+
+@router.delete("/{key_id}")
+async def revoke(key_id: str, platform: AdminDep) -> JSONResponse:
+    """Revoke a key: its requests are refused from now on."""
+    if not is_key_id(key_id) or not await platform.keys.revoke(key_id):
+        raise KeyNotFound(f"No key with id '{key_id}'")
+    return JSONResponse({"key_id": key_id, "revoked": True})
+
+
+@router.get("/{key_id}/usage")
+async def usage(
+    key_id: str, platform: AdminDep, days: Annotated[int, Query(ge=1, le=90)] = 30
+) -> KeyUsage:
+    """Requests, tokens and estimated cost per day for one key."""
+    record = await platform.keys.get(key_id) if is_key_id(key_id) else None
+    if record is None:
+        raise KeyNotFound(f"No key with id '{key_id}'")
+    return await key_usage(platform.usage, record, days=days)
