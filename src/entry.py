@@ -3,16 +3,19 @@
 The only module that imports ``workers``. The app is built once per isolate, here at
 import (workerd snapshots imports, so nothing here may be random or do I/O); its
 platform is built from ``env`` on the first request (``llm_api.platform.workers``).
+``RateLimiter`` is the per-key Durable Object (bound as ``RATE_LIMITER``) that
+``llm_api.platform.workers_state`` calls over RPC.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from workers import Request, WorkerEntrypoint, asgi
+from workers import DurableObject, Request, WorkerEntrypoint, asgi
 
 from llm_api.app import create_app
 from llm_api.platform.workers import workers_platform_provider
+from llm_api.rate_limiter_object import RateLimiterState
 
 if TYPE_CHECKING:
     import js
@@ -25,3 +28,27 @@ class Default(WorkerEntrypoint):
         # The SDK's adapter reads the body, runs the app with ``scope["env"] = self.env``,
         # and turns a response sent in several parts into a streaming Response.
         return await asgi.fetch(app, request, self.env)
+
+
+class RateLimiter(DurableObject):
+    """One API key's sliding window and daily usage, in the object's own SQLite.
+
+    One object per key id (``getByName(key_id)``). Its public methods are the RPC
+    interface; each runs to completion without awaiting, so a check-and-count is atomic.
+    Arguments and results are JSON-safe (the runtime converts them at the boundary).
+    """
+
+    def __init__(self, ctx: js.DurableObjectState, env: js.Env) -> None:
+        super().__init__(ctx, env)  # the SDK wraps ctx, so ctx.storage.sql converts results
+        self._state = RateLimiterState(self.ctx.storage)
+
+    async def hit(self, limit: int) -> dict[str, Any]:
+        return self._state.hit(limit)
+
+    async def record_usage(
+        self, day: str, prompt_tokens: int, completion_tokens: int, cost_usd: float
+    ) -> None:
+        self._state.record_usage(day, prompt_tokens, completion_tokens, cost_usd)
+
+    async def usage(self, days: int, today: str | None = None) -> list[dict[str, Any]]:
+        return self._state.usage(days, today)

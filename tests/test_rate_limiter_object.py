@@ -4,55 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
 from typing import Any
 
 import pytest
 
 from llm_api.rate_limiter_object import RateLimiterState, rows
 from llm_api.ratelimit import Decision, InProcessLimiter
-
-
-class FakeCursor:
-    """workerd's ``SqlStorageCursor``: ``toArray()``, ``one()``, iteration."""
-
-    def __init__(self, found: list[dict[str, Any]]) -> None:
-        self._rows = found
-
-    def toArray(self) -> list[dict[str, Any]]:
-        return list(self._rows)
-
-    def one(self) -> dict[str, Any]:
-        if len(self._rows) != 1:
-            raise RuntimeError(f"Expected exactly one result from SQL query, got {len(self._rows)}")
-        return self._rows[0]
-
-    def __iter__(self):
-        return iter(self._rows)
-
-
-class FakeSql:
-    """``storage.sql``: synchronous ``exec(sql, *bindings)``, one statement per call."""
-
-    def __init__(self) -> None:
-        self.db = sqlite3.connect(":memory:", isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.statements: list[str] = []
-
-    def exec(self, sql: str, *bindings: Any) -> FakeCursor:
-        self.statements.append(sql)
-        return FakeCursor([dict(row) for row in self.db.execute(sql, bindings).fetchall()])
-
-    def count(self, prefix: str) -> int:
-        return sum(1 for s in self.statements if s.startswith(prefix))
-
-    def admissions(self) -> list[int]:
-        return [row[0] for row in self.db.execute("SELECT at FROM admissions ORDER BY at")]
-
-
-class FakeStorage:
-    def __init__(self) -> None:
-        self.sql = FakeSql()
+from tests.workers_fake.storage import FakeCursor, FakeStorage
 
 
 class FakeJsProxy:

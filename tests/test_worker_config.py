@@ -34,6 +34,26 @@ def test_workers_ai_is_bound_as_env_ai_and_logs_are_kept():
     assert CONFIG["observability"]["enabled"] is True
 
 
+def test_api_keys_live_in_kv_and_each_keys_window_in_a_sqlite_durable_object():
+    # No `id`: wrangler provisions the namespace on the first deploy and reuses it.
+    assert CONFIG["kv_namespaces"] == [{"binding": "API_KEYS"}]
+    assert CONFIG["durable_objects"]["bindings"] == [
+        {"name": "RATE_LIMITER", "class_name": "RateLimiter"}
+    ]
+    assert CONFIG["migrations"] == [{"tag": "v1", "new_sqlite_classes": ["RateLimiter"]}]
+    entry = (ROOT / CONFIG["main"]).read_text()
+    assert "class RateLimiter(DurableObject):" in entry
+
+
+def test_rate_limit_and_cors_defaults_are_set_and_the_admin_token_is_no_var():
+    variables = CONFIG["vars"]
+    assert variables["LLM_API_RATE_LIMIT_RPM"] == "100"
+    assert variables["ALLOWED_ORIGINS"] == "*"
+    assert "ADMIN_TOKEN" not in variables  # a secret: `npx wrangler secret put ADMIN_TOKEN`
+    settings = Settings.from_mapping(variables)
+    assert (settings.rate_limit_rpm, settings.allowed_origins) == (100, ("*",))
+
+
 class AskedFor(Mapping[str, str]):
     """An empty mapping that remembers which names were asked for."""
 
@@ -78,6 +98,7 @@ def test_wrangler_dry_run_accepts_the_worker():
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "env.AI" in output
+    assert "env.API_KEYS" in output and "env.RATE_LIMITER (RateLimiter)" in output
     assert "--dry-run: exiting now." in output
     assert (bundle / "entry.py").is_file()
     assert (bundle / "llm_api" / "platform" / "workers.py").is_file()

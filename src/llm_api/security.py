@@ -51,15 +51,22 @@ class SecurityMiddleware:
         platform = self.provider(scope)
         presented = bearer_token(scope)
         key_id = parse_key(presented) if presented else None
-        record = await platform.keys.get(key_id) if key_id else None
+        try:
+            record = await platform.keys.get(key_id) if key_id else None
+        except ApiError as error:  # the key store is down: refuse, retryably
+            await _refuse(scope, receive, send, error, {})
+            return
         if not verify(presented or "", record):
             headers = {"www-authenticate": "Bearer"}
             await _refuse(scope, receive, send, Unauthorized(UNAUTHORIZED_MESSAGE), headers)
             return
         assert record is not None
-        decision = await platform.limiter.hit(
-            record.key_id, record.rpm or platform.settings.rate_limit_rpm
-        )
+        try:
+            limit = record.rpm or platform.settings.rate_limit_rpm
+            decision = await platform.limiter.hit(record.key_id, limit)
+        except ApiError as error:  # the limiter is down: fail closed, retryably
+            await _refuse(scope, receive, send, error, {})
+            return
         limit_headers = rate_limit_headers(decision)
         if not decision.admitted:
             error = RateLimited(

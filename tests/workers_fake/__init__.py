@@ -4,8 +4,8 @@
 ``_cloudflare_compat_flags`` and ``_pyodide_entrypoint_helper`` into ``sys.modules``;
 with them the installed ``workers`` package (entrypoints, env wrapper, ASGI adapter)
 imports and runs as it does in workerd. On exit every one of those modules, the SDK and
-whatever imported it (``entry``, ``llm_api.platform.workers``) leave ``sys.modules``, so
-no other test sees a fake ``js``.
+whatever imported it (``entry``, ``llm_api.platform.workers`` and its ``workers_ffi`` and
+``workers_state``) leave ``sys.modules``, so no other test sees a fake ``js``.
 
 This proves wiring (the SDK's adapter, our conversions and the app together), not the
 real FFI: Pyodide's own conversions are only imitated here.
@@ -28,7 +28,8 @@ ENTRY = Path(__file__).resolve().parents[2] / "src" / "entry.py"
 
 #: modules the fake provides, and modules that must not outlive it (with submodules)
 _FAKED = ("js", "pyodide", "_cloudflare_compat_flags", "_pyodide_entrypoint_helper")
-_DEPENDENT = ("workers", "asgi", "entry", "llm_api.platform.workers")
+_WORKER_PLATFORM = ("workers", "workers_ffi", "workers_state")  # modules of llm_api.platform
+_DEPENDENT = ("workers", "asgi", "entry", *(f"llm_api.platform.{m}" for m in _WORKER_PLATFORM))
 
 
 class Runtime:
@@ -122,5 +123,6 @@ def installed() -> Iterator[Runtime]:
             del sys.modules[name]
         sys.modules.update(saved)
         platform_package = sys.modules.get("llm_api.platform")
-        if platform_package is not None and "llm_api.platform.workers" not in saved:
-            platform_package.__dict__.pop("workers", None)
+        for name in _WORKER_PLATFORM:
+            if platform_package is not None and f"llm_api.platform.{name}" not in saved:
+                platform_package.__dict__.pop(name, None)

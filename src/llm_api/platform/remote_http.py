@@ -7,7 +7,6 @@ CPython host only (imports httpx). The backends themselves live in
 from __future__ import annotations
 
 import email.utils
-import json
 import socket
 import ssl
 import time
@@ -18,6 +17,11 @@ from typing import Any
 import httpx
 
 from llm_api.errors import BackendError, BackendTimeout
+
+# The binding's result shapes, shared with the Worker host; re-exported for the backends.
+from llm_api.platform.workers_ai_wire import binding_tool_call as binding_tool_call
+from llm_api.platform.workers_ai_wire import normalise_usage as normalise_usage
+from llm_api.platform.workers_ai_wire import parse_arguments as parse_arguments
 
 #: ``timeout`` is httpx's: the longest wait for a connection, or for the upstream's next
 #: bytes — not a deadline for the whole answer, so a long stream that keeps flowing
@@ -154,43 +158,3 @@ def retry_after(response: httpx.Response) -> float | None:
             return None
         seconds = when.timestamp() - time.time()
     return seconds if seconds > 0 else None
-
-
-def normalise_usage(raw: Any) -> dict[str, int]:
-    raw = raw if isinstance(raw, dict) else {}
-    prompt = int(raw.get("prompt_tokens") or 0)
-    completion = int(raw.get("completion_tokens") or 0)
-    total = int(raw.get("total_tokens") or prompt + completion)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
-
-
-def parse_arguments(arguments: Any) -> dict[str, Any]:
-    """Tool-call arguments as a dict; text that is not a JSON object is kept as ``_raw``.
-
-    The same rule as ``streaming.parse_binding_event``: the backend reports what the
-    model said, and the generation service decides whether that is acceptable.
-    """
-    if isinstance(arguments, dict):
-        return arguments
-    if arguments is None:
-        return {}
-    if not isinstance(arguments, str):
-        return {"_raw": json.dumps(arguments)}
-    if not arguments.strip():
-        return {}
-    try:
-        parsed = json.loads(arguments)
-    except ValueError:
-        return {"_raw": arguments}
-    return parsed if isinstance(parsed, dict) else {"_raw": arguments}
-
-
-def binding_tool_call(call: Any) -> dict[str, Any]:
-    """``{"name", "arguments": dict}`` from a binding or an OpenAI-shaped tool call."""
-    if not isinstance(call, dict):
-        raise BackendError("the upstream sent a tool call that is not an object")
-    function = call.get("function") if isinstance(call.get("function"), dict) else call
-    return {
-        "name": str(function.get("name") or ""),
-        "arguments": parse_arguments(function.get("arguments")),
-    }

@@ -16,12 +16,12 @@ from urllib.parse import quote
 import httpx
 
 from llm_api.errors import ApiError, BackendError, ModelNotFound
+from llm_api.platform import workers_ai_wire
 from llm_api.platform.base import RunResult, SSEByteStream
 from llm_api.platform.remote_http import (
     DEFAULT_TIMEOUT,
     RemoteBackend,
     TimeoutArg,
-    binding_tool_call,
     error_message,
     normalise_usage,
     opened,
@@ -29,11 +29,10 @@ from llm_api.platform.remote_http import (
     retry_after,
     transport_errors,
 )
-from llm_api.platform.remote_openai import completion_result
 from llm_api.platform.upstream_errors import from_http_status, from_workers_ai_code
 from llm_api.streaming import DONE, DONE_FRAME, SSEParser, encode_data
 
-SERVICE = "Workers AI"
+SERVICE = workers_ai_wire.SERVICE
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 DEFAULT_GATEWAY_URL = "https://gateway.ai.cloudflare.com/v1"
 
@@ -81,7 +80,7 @@ class WorkersAIRestBackend(RemoteBackend):
         self, model: str, inputs: dict[str, Any], options: dict[str, Any] | None = None
     ) -> RunResult | SSEByteStream:
         url, headers = self._target(model, options or {})
-        body = workers_ai_body(inputs)
+        body = workers_ai_wire.workers_ai_inputs(inputs)
         if body.get("stream"):
             return await opened(self._stream(url, headers, body))
         with transport_errors(SERVICE):
@@ -148,28 +147,6 @@ class WorkersAIRestBackend(RemoteBackend):
                 yield DONE_FRAME
 
 
-def workers_ai_body(inputs: dict[str, Any]) -> dict[str, Any]:
-    """The inputs as Workers AI takes them.
-
-    Workers AI has no ``tool_choice``: ``"none"`` is honoured by sending no tools and a
-    named function by sending only that tool; ``"auto"``/``"required"`` send all tools
-    (the model may still answer in text — the service checks ``required``).
-    """
-    body = {key: value for key, value in inputs.items() if value is not None}
-    choice = body.pop("tool_choice", None)
-    if choice == "none":
-        body.pop("tools", None)
-    elif isinstance(choice, dict) and body.get("tools"):
-        wanted = (choice.get("function") or {}).get("name")
-        body["tools"] = [tool for tool in body["tools"] if _tool_name(tool) == wanted]
-    return body
-
-
-def _tool_name(tool: dict[str, Any]) -> str | None:
-    function = tool.get("function") if isinstance(tool.get("function"), dict) else tool
-    return function.get("name")
-
-
 def workers_ai_error(response: httpx.Response) -> ApiError:
     """The typed error for a failed REST call: by Workers AI's code, else by HTTP status."""
     payload = read_json(response)
@@ -202,21 +179,9 @@ def _result(response: httpx.Response) -> RunResult:
 
 
 def run_result(result: Any) -> RunResult:
-    """Workers AI's ``result`` in the binding's shape (text response, dict arguments)."""
-    if not isinstance(result, dict):
-        raise BackendError(f"{SERVICE} answered without a result")
-    if "choices" in result:  # newer models answer in OpenAI's chat.completion shape
-        return completion_result(result)
-    response = result.get("response")
-    if response is None:
-        response = ""
-    elif not isinstance(response, str):
-        response = json.dumps(response)  # JSON mode may answer with the object itself
-    out: RunResult = {"response": response, "usage": normalise_usage(result.get("usage"))}
-    if result.get("tool_calls"):
-        out["tool_calls"] = [binding_tool_call(call) for call in result["tool_calls"]]
-    if isinstance(result.get("finish_reason"), str):
-        out["finish_reason"] = result["finish_reason"]
+    """Workers AI's ``result`` in the binding's shape, with usage always filled in."""
+    out = workers_ai_wire.run_result(result, service=SERVICE)
+    out["usage"] = normalise_usage(out.get("usage"))
     return out
 
 

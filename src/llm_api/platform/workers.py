@@ -1,27 +1,23 @@
 """The platform on workerd: Workers AI through ``env.AI``, settings from ``env``'s vars.
 
-Everything JS-specific lives here (JS object conversion, ReadableStream reading, JS
-errors). Imported only by ``src/entry.py``: ``js`` and ``pyodide`` exist only in workerd.
+Imported only by ``src/entry.py``: ``js`` and ``pyodide`` exist only in workerd. The JS
+conversions live in ``workers_ffi``, keys, limits and usage (KV and the per-key Durable
+Object) in ``workers_state``, and Workers AI's result shapes, shared with the REST
+backend, in ``workers_ai_wire``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterator, Mapping, MutableMapping
 from typing import Any
 
-import js
-from pyodide.ffi import JsException, to_js
-
-from llm_api.errors import ApiError, BackendError
+from llm_api.errors import ApiError
 from llm_api.platform.base import Platform, RunResult, SSEByteStream
 from llm_api.platform.upstream_errors import from_workers_ai_message
+from llm_api.platform.workers_ai_wire import run_result, workers_ai_inputs
+from llm_api.platform.workers_ffi import JsException, js_object, js_type, jsnull, to_py
+from llm_api.platform.workers_state import bound_state
 from llm_api.settings import ConfigError, Settings
-
-try:
-    from pyodide.ffi import jsnull
-except ImportError:  # Pyodide < 0.26 turns JS null into None itself
-    jsnull = None
 
 ENGINE = "workers-ai"
 
@@ -37,42 +33,16 @@ class WorkersAIBinding:
     async def run(
         self, model: str, inputs: dict[str, Any], options: dict[str, Any] | None = None
     ) -> RunResult | SSEByteStream:
-        args = [model, _js_object(_workers_ai_inputs(inputs))]
+        args = [model, js_object(workers_ai_inputs(inputs))]
         if options:
-            args.append(_js_object(options))
+            args.append(js_object(options))
         try:
             result = await self._ai.run(*args)
         except JsException as exc:
             raise _upstream_error(exc) from exc
-        if isinstance(result, dict):  # SDK >= 1.5 has converted it already (a dict subclass)
-            return _run_result(_plain(result))
-        if _js_type(result) == "ReadableStream":
+        if not isinstance(result, dict) and js_type(result) == "ReadableStream":
             return _read_stream(result)
-        return _run_result(_plain(result.to_py()))
-
-
-def _js_object(value: Mapping[str, Any]) -> Any:
-    # Bindings want plain JS objects: to_js alone makes a Map, which they reject. SDK >= 1.5
-    # wraps env.AI and would convert a dict itself, but passes a JS object through untouched,
-    # and older SDKs hand env.AI over raw; converting here is right under both. No PyProxies:
-    # inputs are JSON data, and a proxy nobody destroys would leak.
-    return to_js(value, dict_converter=js.Object.fromEntries, create_pyproxies=False)
-
-
-def _js_type(value: Any) -> str | None:
-    constructor = getattr(value, "constructor", None)
-    return getattr(constructor, "name", None)
-
-
-def _plain(value: Any) -> Any:
-    """Dicts, lists and scalars only: JS null becomes None, dict subclasses plain dicts."""
-    if value is jsnull:
-        return None
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
+        return run_result(to_py(result))  # a dict subclass (SDK >= 1.5) or a JsProxy
 
 
 def _upstream_error(exc: JsException) -> ApiError:
@@ -118,89 +88,6 @@ def _chunk_bytes(value: Any) -> bytes:
     return value.to_bytes()  # a Uint8Array, as Workers AI streams
 
 
-# The rest mirrors remote_workers_ai.workers_ai_body / run_result (the same upstream seen
-# through its REST API); they cannot be imported here because that module needs httpx.
-
-
-def _workers_ai_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
-    """Workers AI has no ``tool_choice``: "none" sends no tools, a named function only it."""
-    body = {key: value for key, value in inputs.items() if value is not None}
-    choice = body.pop("tool_choice", None)
-    if choice == "none":
-        body.pop("tools", None)
-    elif isinstance(choice, dict) and body.get("tools"):
-        wanted = (choice.get("function") or {}).get("name")
-        body["tools"] = [tool for tool in body["tools"] if _function(tool).get("name") == wanted]
-    return body
-
-
-def _run_result(result: Any) -> RunResult:
-    """Workers AI's answer in the binding protocol's shape: text ``response``, dict arguments."""
-    if not isinstance(result, dict):
-        raise BackendError("Workers AI answered without a result")
-    if "choices" in result:  # newer models answer in OpenAI's chat.completion shape
-        return _completion_result(result)
-    response = result.get("response")
-    out: RunResult = {"response": _text(response)}
-    if isinstance(result.get("usage"), dict):
-        out["usage"] = result["usage"]
-    if result.get("tool_calls"):
-        out["tool_calls"] = [_tool_call(call) for call in result["tool_calls"]]
-    if isinstance(result.get("finish_reason"), str):
-        out["finish_reason"] = result["finish_reason"]
-    return out
-
-
-def _completion_result(result: dict[str, Any]) -> RunResult:
-    choices = result.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise BackendError("Workers AI answered without a choice")
-    message = choices[0].get("message") or {}
-    out: RunResult = {"response": _text(message.get("content"))}
-    if isinstance(result.get("usage"), dict):
-        out["usage"] = result["usage"]
-    if message.get("tool_calls"):
-        out["tool_calls"] = [_tool_call(call) for call in message["tool_calls"]]
-    if isinstance(choices[0].get("finish_reason"), str):
-        out["finish_reason"] = choices[0]["finish_reason"]
-    return out
-
-
-def _text(response: Any) -> str:
-    if response is None:
-        return ""
-    if isinstance(response, str):
-        return response
-    return json.dumps(response, ensure_ascii=False)  # JSON mode can answer with the object
-
-
-def _function(call: dict[str, Any]) -> dict[str, Any]:
-    return call["function"] if isinstance(call.get("function"), dict) else call
-
-
-def _tool_call(call: Any) -> dict[str, Any]:
-    if not isinstance(call, dict):
-        raise BackendError("Workers AI sent a tool call that is not an object")
-    function = _function(call)
-    return {"name": str(function.get("name") or ""), "arguments": _arguments(function)}
-
-
-def _arguments(function: dict[str, Any]) -> dict[str, Any]:
-    """A dict; text that is not a JSON object is kept as ``_raw`` for the service to judge."""
-    arguments = function.get("arguments")
-    if isinstance(arguments, dict):
-        return arguments
-    if arguments is None or (isinstance(arguments, str) and not arguments.strip()):
-        return {}
-    if not isinstance(arguments, str):
-        return {"_raw": json.dumps(arguments)}
-    try:
-        parsed = json.loads(arguments)
-    except ValueError:
-        return {"_raw": arguments}
-    return parsed if isinstance(parsed, dict) else {"_raw": arguments}
-
-
 class _PlatformCache:
     """One platform per Worker env, so nothing is rebuilt per request.
 
@@ -218,8 +105,10 @@ class _PlatformCache:
     def get(self, env: Any) -> Platform:
         key = _env_key(env)
         if self._platform is None or key != self._key:
+            ai = WorkersAIBinding(_ai_binding(env))
             settings = Settings.from_mapping(EnvVars(env))
-            platform = Platform(ai=WorkersAIBinding(_ai_binding(env)), settings=settings)
+            keys, limiter, usage = bound_state(env)  # fails closed where one is unbound
+            platform = Platform(ai, settings, keys=keys, limiter=limiter, usage=usage)
             self._key, self._env, self._platform = key, env, platform
         return self._platform
 
@@ -241,8 +130,9 @@ class EnvVars(Mapping[str, str]):
     """The Worker's vars as the mapping ``Settings.from_mapping`` reads.
 
     A name is looked up on ``env`` only when Settings asks for it, so exactly the names
-    Settings knows are read, and bindings and secrets are never touched. It lists
-    nothing: ``env`` cannot be listed without its bindings and secrets.
+    Settings knows are read (``ADMIN_TOKEN``, a secret, among them), and other bindings
+    and secrets are never touched. It lists nothing: ``env`` cannot be listed without
+    its bindings and secrets.
     """
 
     def __init__(self, env: Any) -> None:
