@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from llm_api.http_headers import scope_header
 from llm_api.platform.base import PlatformProvider
 
 ALLOWED_METHODS = "GET, POST, DELETE, OPTIONS"
@@ -35,13 +36,13 @@ class CORSMiddleware:
         self.provider = provider
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        origin = _header(scope, b"origin") if scope["type"] == "http" else None
+        origin = scope_header(scope, b"origin") if scope["type"] == "http" else None
         if origin is None:
             await self.app(scope, receive, send)
             return
         allowed = self.provider(scope).settings.allowed_origins
         allow_origin = "*" if "*" in allowed else (origin if origin in allowed else None)
-        requested_method = _header(scope, b"access-control-request-method")
+        requested_method = scope_header(scope, b"access-control-request-method")
         if scope["method"] == "OPTIONS" and requested_method is not None:
             await _preflight(scope, receive, send, allow_origin)
             return
@@ -63,7 +64,7 @@ class CORSMiddleware:
 
 
 async def _preflight(scope: Scope, receive: Receive, send: Send, allow_origin: str | None) -> None:
-    requested = _header(scope, b"access-control-request-headers") or ""
+    requested = scope_header(scope, b"access-control-request-headers") or ""
     names = {name.strip().lower() for name in requested.split(",") if name.strip()}
     refused = sorted(names - ALLOWED_HEADERS)
     response: Response
@@ -82,10 +83,3 @@ async def _preflight(scope: Scope, receive: Receive, send: Send, allow_origin: s
             },
         )
     await response(scope, receive, send)
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return value.decode("latin-1")
-    return None

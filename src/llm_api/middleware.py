@@ -6,6 +6,8 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from llm_api.http_headers import scope_header
+
 
 class RequestIdMiddleware:
     """Give every response an ``x-request-id`` (the client's own, if it sent a sane one)."""
@@ -31,9 +33,7 @@ class RequestIdMiddleware:
 
 
 def _client_request_id(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", []):
-        if name == b"x-request-id":
-            text = value.decode("latin-1")
-            if 0 < len(text) <= 128 and text.isprintable():
-                return text
+    text = scope_header(scope, b"x-request-id")
+    if text and len(text) <= 128 and text.isprintable():
+        return text
     return None

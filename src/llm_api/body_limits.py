@@ -1,0 +1,126 @@
+"""Request-body checks before routing: size (413), media type (415), UTF-8 and nesting (400).
+
+The body is read here, up to the limit, and replayed to the app in one message. Bodies
+are small JSON documents (and on Workers the runtime has read the whole body already),
+so buffering costs nothing and lets a too-large body be refused before it is parsed.
+"""
+
+from __future__ import annotations
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from llm_api.errors import (
+    ApiError,
+    InvalidRequest,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    error_body,
+    family_for_path,
+    status_for,
+)
+from llm_api.http_headers import scope_header
+from llm_api.platform.base import PlatformProvider
+
+#: deepest JSON nesting accepted; real requests (tool schemas included) stay far below
+MAX_JSON_DEPTH = 64
+METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp, provider: PlatformProvider) -> None:
+        self.app = app
+        self.provider = provider
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in METHODS_WITH_BODY:
+            await self.app(scope, receive, send)
+            return
+        limit = self.provider(scope).settings.max_body_bytes
+        try:
+            _check_media_type(scope)
+            body = await _read_body(scope, receive, limit)
+            _check_json(body)
+        except ApiError as error:
+            family = family_for_path(scope["path"])
+            response = JSONResponse(error_body(error, family), status_for(error, family))
+            await response(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: wait for the disconnect
+
+        await self.app(scope, replay, send)
+
+
+def _check_media_type(scope: Scope) -> None:
+    content_type = scope_header(scope, b"content-type")
+    if content_type is None:
+        return  # tolerated: many clients send JSON without saying so
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"Content-Type '{media_type}' is not supported; send JSON with "
+            "'Content-Type: application/json'"
+        )
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    declared = scope_header(scope, b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _check_json(body: bytes) -> None:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(f"Request body is not valid UTF-8 (byte {exc.start})") from None
+    # Counting brackets first keeps the common case (a shallow body) to two C-level scans.
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _depth(text) > MAX_JSON_DEPTH:
+        raise InvalidRequest(f"Request body nests JSON deeper than {MAX_JSON_DEPTH} levels")
+
+
+def _depth(text: str) -> int:
+    """Deepest bracket nesting outside JSON strings."""
+    deepest = depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"Request body is larger than {limit} bytes")
