@@ -23,7 +23,9 @@ def ai() -> ScriptedAI:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings()
+    # No retries by default, so a scripted fault is the answer; tests/test_resilience.py
+    # covers retries.
+    return Settings(backend_retries=0)
 
 
 @pytest.fixture

@@ -10,17 +10,25 @@ from fastapi import Depends, Request
 from llm_api.accounting import AccountedAI
 from llm_api.errors import Unauthorized
 from llm_api.keys import KeyRecord
-from llm_api.platform.base import Platform
+from llm_api.platform.base import AIBinding, Platform
+from llm_api.resilience import CallPolicy, ResilientAI
 
 
 def get_platform(request: Request) -> Platform:
-    """The request's platform; for an authenticated caller, the AI binding checks the
-    key's allowed models and records its usage."""
+    """The request's platform. Its AI binding has timeouts and retries, and for an
+    authenticated caller checks the key's allowed models and records its usage."""
     platform: Platform = request.app.state.platform_provider(request.scope)
+    settings = platform.settings
+    policy = CallPolicy(
+        first_token_timeout_s=settings.first_token_timeout_s,
+        total_timeout_s=settings.total_timeout_s,
+        retries=settings.backend_retries,
+    )
+    ai: AIBinding = ResilientAI(platform.ai, policy)
     key = request.scope.get("state", {}).get("api_key")
-    if key is None:
-        return platform
-    return replace(platform, ai=AccountedAI(platform.ai, key, platform.usage))
+    if key is not None:
+        ai = AccountedAI(ai, key, platform.usage)
+    return replace(platform, ai=ai)
 
 
 def get_api_key(request: Request) -> KeyRecord:

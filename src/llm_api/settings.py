@@ -16,6 +16,9 @@ TUTOR_MODEL = "llama-3.3-70b-instruct-fp8-fast"
 #: ``Settings.max_body_bytes`` is a slot descriptor, not the default value
 MAX_BODY_BYTES = 1_000_000
 RATE_LIMIT_RPM = 100
+FIRST_TOKEN_TIMEOUT_S = 60.0
+TOTAL_TIMEOUT_S = 300.0
+BACKEND_RETRIES = 2
 
 
 class ConfigError(ValueError):
@@ -37,6 +40,12 @@ class Settings:
     rate_limit_rpm: int = RATE_LIMIT_RPM
     #: origins allowed to call from browsers; ("*",) for any (ALLOWED_ORIGINS, comma-separated)
     allowed_origins: tuple[str, ...] = ("*",)
+    #: seconds to wait for a model's first token / whole answer before a 504
+    #: (LLM_API_FIRST_TOKEN_TIMEOUT, LLM_API_TOTAL_TIMEOUT)
+    first_token_timeout_s: float = FIRST_TOKEN_TIMEOUT_S
+    total_timeout_s: float = TOTAL_TIMEOUT_S
+    #: retries of retryable backend faults before the first byte (LLM_API_BACKEND_RETRIES)
+    backend_retries: int = BACKEND_RETRIES
     #: bearer token for /admin/keys (ADMIN_TOKEN, a secret); None disables the admin API
     admin_token: str | None = field(default=None, repr=False)
 
@@ -50,6 +59,11 @@ class Settings:
             rate_limit_rpm=_positive_int(env, "LLM_API_RATE_LIMIT_RPM", RATE_LIMIT_RPM),
             allowed_origins=_origins(env.get("ALLOWED_ORIGINS")),
             admin_token=(env.get("ADMIN_TOKEN") or "").strip() or None,
+            first_token_timeout_s=_positive_float(
+                env, "LLM_API_FIRST_TOKEN_TIMEOUT", FIRST_TOKEN_TIMEOUT_S
+            ),
+            total_timeout_s=_positive_float(env, "LLM_API_TOTAL_TIMEOUT", TOTAL_TIMEOUT_S),
+            backend_retries=_count(env, "LLM_API_BACKEND_RETRIES", BACKEND_RETRIES),
         )
 
 
@@ -84,3 +98,25 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise ConfigError(f"{name} must be positive, got {value}")
     return value
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value > 0:
+        raise ConfigError(f"{name} must be positive, got {raw}")
+    return value
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    if not raw.strip().isdigit():
+        raise ConfigError(f"{name} must be a whole number of 0 or more, got {raw!r}")
+    return int(raw)
