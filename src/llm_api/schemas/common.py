@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 #: not true), and ignore unknown fields so clients can send what other APIs accept.
 STRICT_REQUEST = ConfigDict(strict=True, extra="ignore")
 
+#: most messages one request may carry (long histories should be summarised first)
+MAX_MESSAGES = 500
+
 TOOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from llm_api.schemas.common import (
+    MAX_MESSAGES,
     STRICT_REQUEST,
     ResponseFormat,
     ToolChoice,
@@ -95,7 +96,9 @@ class ChatMessage(BaseModel):
 
 
 class ChatRequest(SamplingParams):
-    messages: list[ChatMessage] = Field(min_length=1, description="The conversation so far")
+    messages: list[ChatMessage] = Field(
+        min_length=1, max_length=MAX_MESSAGES, description="The conversation so far"
+    )
     response_format: ResponseFormat | None = Field(
         default=None, description='`{"type": "json_object"}` makes the text valid JSON'
     )

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from llm_api.schemas.common import (
+    MAX_MESSAGES,
     STRICT_REQUEST,
     ResponseFormat,
     ToolChoice,
@@ -72,7 +73,7 @@ class ChatCompletionRequest(BaseModel):
     model_config = STRICT_REQUEST
 
     model: str = Field(description="Catalog short id or full `@cf/meta/...` id")
-    messages: list[Message] = Field(min_length=1)
+    messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
     max_tokens: int | None = Field(default=None, ge=1)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from llm_api.schemas.common import STRICT_REQUEST
+from llm_api.schemas.common import MAX_MESSAGES, STRICT_REQUEST
 
 
 class V1Message(BaseModel):
@@ -19,7 +19,7 @@ class V1Message(BaseModel):
 class V1ChatRequest(BaseModel):
     model_config = STRICT_REQUEST
 
-    messages: list[V1Message] = Field(min_length=1)
+    messages: list[V1Message] = Field(min_length=1, max_length=MAX_MESSAGES)
     model: str | None = Field(default=None, description="Defaults to the configured model")
     temperature: float = Field(default=0.7, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1)

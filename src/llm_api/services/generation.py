@@ -79,20 +79,14 @@ StreamItem = TextDelta | StreamEnd
 
 
 def check_request(request: GenerationRequest) -> None:
-    """Refuse what the chosen model cannot do, before any model call (400s)."""
+    """Refuse what the chosen model cannot do, before any model call (400s), and cap
+    ``max_tokens`` to the room the prompt leaves in the model's context window."""
     model = request.model
     if request.tools and not model.supports_tools:
         raise InvalidRequest(
             f"tools: the model '{model.short_id}' does not support function calling; "
             "use a model whose supportsTools is true",
             param="tools",
-        )
-    max_tokens = request.sampling.get("max_tokens")
-    if max_tokens is not None and max_tokens > model.context_window:
-        raise InvalidRequest(
-            f"max_tokens: {max_tokens} is more than the context window of "
-            f"'{model.short_id}' ({model.context_window} tokens)",
-            param="max_tokens",
         )
     estimated = request.input_text_length() // CHARS_PER_TOKEN_LOW_ESTIMATE
     if estimated >= model.context_window:
@@ -102,6 +96,10 @@ def check_request(request: GenerationRequest) -> None:
             f"'{model.short_id}' ({model.context_window} tokens)",
             param=field_name,
         )
+    max_tokens = request.sampling.get("max_tokens")
+    room = model.context_window - estimated
+    if max_tokens is not None and max_tokens > room:
+        request.sampling["max_tokens"] = room
 
 
 async def complete(ai: AIBinding, request: GenerationRequest) -> Completion:
