@@ -22,6 +22,7 @@ class LocalOptions:
     backend: str = "embedded"
     model_path: str | None = None  # embedded: a GGUF file instead of SmolLM2's
     context_size: int = 8192  # embedded: llama.cpp context length
+    threads: int | None = None  # embedded: llama.cpp threads (default: half the cores)
     state_dir: Path = Path(".state")  # keys and usage (SQLite)
 
 
@@ -29,7 +30,9 @@ def build_backend(options: LocalOptions, env: Mapping[str, str]) -> AIBinding:
     if options.backend == "embedded":
         from llm_api.platform.embedded import EmbeddedBackend
 
-        return EmbeddedBackend(model_path=options.model_path, n_ctx=options.context_size)
+        return EmbeddedBackend(
+            model_path=options.model_path, n_ctx=options.context_size, n_threads=options.threads
+        )
     if options.backend == "workers-ai":
         from llm_api.platform.remote_workers_ai import WorkersAIRestBackend
 
