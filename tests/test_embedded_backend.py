@@ -334,3 +334,12 @@ def test_missing_model_file_is_a_clear_error(tmp_path: Any) -> None:
     missing = tmp_path / "nope.gguf"
     with pytest.raises(BackendError, match="does not exist"):
         asyncio.run(EmbeddedBackend(missing).load())
+
+
+def test_schema_grammars_keep_control_characters_out_of_json_strings():
+    from llm_api.platform.embedded_grammar import response_format_gbnf
+
+    schema = {"type": "object", "properties": {"word": {"type": "string"}}}
+    grammar = response_format_gbnf({"type": "json_schema", "json_schema": schema})
+    char_rule = next(line for line in grammar.splitlines() if line.startswith("char ::="))
+    assert char_rule.startswith('char ::= [^"\\\\\\x7F\\x00-\\x1F] |')

@@ -180,7 +180,8 @@ def test_stream_helper_accumulates_a_final_completion(sdk: openai.OpenAI) -> Non
     with sdk.chat.completions.stream(
         model="llama-3.2-3b-instruct",
         messages=[{"role": "user", "content": "Say hi."}],
-        max_tokens=10,
+        max_tokens=200,
+        stop=["."],  # the helper refuses a final completion cut by max_tokens
     ) as stream:
         for _ in stream:
             pass

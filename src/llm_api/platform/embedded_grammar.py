@@ -143,6 +143,10 @@ def response_format_gbnf(response_format: Any) -> str | None:
     raise InvalidRequest(f"unsupported response_format type: {kind!r}", param="response_format")
 
 
+_LOOSE_STRING_CHAR = 'char ::= [^"\\\\] |'
+_JSON_STRING_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
+
+
 @functools.lru_cache(maxsize=64)
 def _schema_rules(schema_text: str, name: str, param: str) -> str:
     from llama_cpp.llama_grammar import SchemaConverter
@@ -157,7 +161,9 @@ def _schema_rules(schema_text: str, name: str, param: str) -> str:
         raise InvalidRequest(
             f"the JSON schema cannot be turned into a grammar: {exc}", param=param
         ) from exc
-    return converter.format_grammar()
+    # llama-cpp-python's converter lets raw control characters (a newline, say) into JSON
+    # strings, which is not JSON; llama.cpp's own converter excludes them, as here.
+    return converter.format_grammar().replace(_LOOSE_STRING_CHAR, _JSON_STRING_CHAR)
 
 
 def parse_tool_call(text: str, names: frozenset[str]) -> dict[str, Any] | None:
