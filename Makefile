@@ -25,8 +25,14 @@ node_modules/.installed: package.json package-lock.json
 run: install
 	$(BIN)/llm-api serve
 
+# The browser tests (tests/e2e/test_*_browser.py) drive Debian's chromium through
+# Playwright; without it they skip, and `make test` says so as its last words.
 test: install node_modules/.installed lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest; status=$$?; \
+	if ! command -v chromium >/dev/null 2>&1 && [ -z "$$LLM_API_CHROMIUM" ]; then \
+	  echo "*** BROWSER TESTS SKIPPED: no chromium here. Install it with" \
+	    "'apt-get install chromium' (.ci/run does) to run them. ***"; \
+	fi; exit $$status
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not e2e"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from os import PathLike
+
 from fastapi import FastAPI
 
+from llm_api.body_limits import BodyLimitMiddleware
 from llm_api.cors import CORSMiddleware
 from llm_api.error_handlers import install_error_handlers
 from llm_api.middleware import RequestIdMiddleware
@@ -18,8 +21,14 @@ the REST v1 API (`/api/v1/llm`) and an OpenAI-compatible API (`/v1`).
 """
 
 
-def create_app(provider: PlatformProvider) -> FastAPI:
-    """Build the app; ``provider(scope)`` returns the platform for a request."""
+def create_app(
+    provider: PlatformProvider, static_dir: str | PathLike[str] | None = None
+) -> FastAPI:
+    """Build the app; ``provider(scope)`` returns the platform for a request.
+
+    ``static_dir`` (local host only): a folder served for GETs no route matches, as
+    Workers serves ``[assets]`` — the playground at ``/``.
+    """
     app = FastAPI(title="llm-api", version="0.1.0", description=DESCRIPTION)
     app.state.platform_provider = provider
     install_error_handlers(app)
@@ -30,8 +39,14 @@ def create_app(provider: PlatformProvider) -> FastAPI:
     app.include_router(openai.router)
     app.include_router(account.router)
     app.include_router(admin.router)
+    if static_dir is not None:
+        from llm_api.static_site import StaticFallback
+
+        app.router.default = StaticFallback(static_dir, not_found=app.router.default)
     # Outermost last: CORS sees every answer (401s and 429s included, so browsers can
-    # read them), request ids go on everything, then keys and rate limits.
+    # read them), request ids go on everything, then keys and rate limits, then body
+    # checks (so an unauthenticated body is never read).
+    app.add_middleware(BodyLimitMiddleware, provider=provider)
     app.add_middleware(SecurityMiddleware, provider=provider)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(CORSMiddleware, provider=provider)

@@ -22,17 +22,19 @@ from llm_api.platform.local_state import (
 )
 from llm_api.services.keys import create_key
 from llm_api.settings import ConfigError
+from llm_api.static_site import default_static_dir
 
 logger = logging.getLogger("llm_api")
 
 SERVE_EPILOG = """\
 environment variables (a flag wins over its variable):
-  LLM_API_HOST, LLM_API_PORT, LLM_API_BACKEND, LLM_API_MODEL_PATH, LLM_API_CONTEXT_SIZE
-                          same as the flags
+  LLM_API_HOST, LLM_API_PORT, LLM_API_BACKEND, LLM_API_MODEL_PATH, LLM_API_CONTEXT_SIZE,
+  LLM_API_THREADS         same as the flags
   LLM_API_DEFAULT_MODEL   catalog model used when a request names none
                           (default llama-3.2-3b-instruct)
   LLM_API_MAX_BODY_BYTES  largest accepted request body (default 1000000)
   LLM_API_STATE_DIR       same as --state-dir
+  LLM_API_STATIC_DIR      same as --static-dir
   LLM_API_RATE_LIMIT_RPM  requests per minute per key unless the key says otherwise
                           (default 100)
   ALLOWED_ORIGINS         comma-separated origins browsers may call from (default *)
@@ -88,7 +90,20 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         default=int(env.get("LLM_API_CONTEXT_SIZE", "8192")),
         help="embedded backend: context length in tokens (default %(default)s)",
     )
+    serve.add_argument(
+        "--threads",
+        type=int,
+        default=int(env["LLM_API_THREADS"]) if env.get("LLM_API_THREADS") else None,
+        help="embedded backend: llama.cpp threads (default: half the CPU cores)",
+    )
     _add_state_dir(serve, env)
+    serve.add_argument(
+        "--static-dir",
+        default=env.get("LLM_API_STATIC_DIR", str(default_static_dir() or "")),
+        help="folder served at / for GETs that no API route answers, as wrangler.toml's "
+        "[assets] on Workers: the browser playground (default: the checkout's public/ "
+        "folder, %(default)r; '' serves none)",
+    )
     serve.add_argument(
         "--log-level",
         default=env.get("LLM_API_LOG_LEVEL", "info"),
@@ -141,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             backend=args.backend,
             model_path=args.model_path,
             context_size=args.context_size,
+            threads=args.threads,
             state_dir=args.state_dir,
         )
         platform = build_local_platform(options, env)
@@ -170,8 +186,12 @@ async def _serve(platform: Platform, args: argparse.Namespace) -> int:
         except Exception as exc:
             print(f"llm-api: could not load the model: {exc}", file=sys.stderr)
             return 1
+    static_dir = Path(args.static_dir) if args.static_dir else None
+    if static_dir is not None and not static_dir.is_dir():
+        print(f"llm-api: --static-dir {static_dir} is not a folder", file=sys.stderr)
+        return 2
     config = uvicorn.Config(
-        create_app(fixed_platform(platform)),
+        create_app(fixed_platform(platform), static_dir=static_dir),
         host=args.host,
         port=args.port,
         log_level=args.log_level,
@@ -179,6 +199,8 @@ async def _serve(platform: Platform, args: argparse.Namespace) -> int:
     )
     server = uvicorn.Server(config)
     logger.info("serving on http://%s:%d with backend %s", args.host, args.port, platform.ai.engine)
+    if static_dir is not None:
+        logger.info("playground: http://%s:%d/ (files from %s)", args.host, args.port, static_dir)
     try:
         await server.serve()
     finally:

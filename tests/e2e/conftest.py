@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
+from tests.e2e.browser import launched_chromium
 from tests.e2e.server import Server, running_server
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -52,3 +57,11 @@ def http(base_url: str, api_key: str) -> Iterator[httpx.Client]:
     headers = {"authorization": f"Bearer {api_key}"}
     with httpx.Client(base_url=base_url, headers=headers, timeout=120) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium, per module: Playwright's sync API owns an event loop while it
+    runs, which must not outlive the browser tests. Skips, saying why, without Chromium."""
+    with launched_chromium() as started:
+        yield started
