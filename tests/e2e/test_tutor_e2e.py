@@ -9,7 +9,6 @@ output" answer, and the same request must then succeed on a second try.
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import httpx
@@ -45,20 +44,19 @@ SUMMARY_KEYS = [
 WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
 
 
-def post(http: httpx.Client, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], float]:
-    """POST, retrying once after a documented invalid-output 502; (body, seconds)."""
-    started = time.monotonic()
+def post(http: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST, retrying once after a documented invalid-output 502."""
     response = http.post(path, json=body)
     if response.status_code == 502:
         assert "did not produce a valid" in response.json()["error"], response.text
         response = http.post(path, json=body)
     assert response.status_code == 200, response.text
     assert response.headers["x-llm-backend"]
-    return response.json(), time.monotonic() - started
+    return response.json()
 
 
 def test_level_feedback_has_five_sections_with_the_real_numbers(http: httpx.Client) -> None:
-    body, _ = post(http, "/api/llm/level-feedback", FEEDBACK_REQUEST)
+    body = post(http, "/api/llm/level-feedback", FEEDBACK_REQUEST)
     assert list(body) == ["feedback"]
     feedback = body["feedback"]
     headings = [
@@ -88,23 +86,22 @@ def test_level_feedback_has_five_sections_with_the_real_numbers(http: httpx.Clie
 
 
 def test_level_feedback_for_c2_aims_at_mastery(http: httpx.Client) -> None:
-    body, _ = post(http, "/api/llm/level-feedback", {**FEEDBACK_REQUEST, "level": "c2"})
+    body = post(http, "/api/llm/level-feedback", {**FEEDBACK_REQUEST, "level": "c2"})
     assert "\nNext Steps to C2 Mastery:\n" in body["feedback"]
     assert body["feedback"].startswith("Overall Assessment:\nAt C2 (Proficiency)")
 
 
 def test_conversation_topics_are_exactly_count_distinct_questions(http: httpx.Client) -> None:
-    for count in (5, 3):
-        body, _ = post(http, "/api/llm/conversation-topics", {**TOPICS_REQUEST, "count": count})
-        topics = body["topics"]
-        assert list(body) == ["topics"]
-        assert len(topics) == count
-        assert len({" ".join(WORD.findall(t.casefold())) for t in topics}) == count
-        assert all(t.strip() and t[-1] in "?.!" for t in topics)
+    body = post(http, "/api/llm/conversation-topics", {**TOPICS_REQUEST, "count": 4})
+    assert list(body) == ["topics"]
+    topics = body["topics"]
+    assert len(topics) == 4
+    assert len({" ".join(WORD.findall(topic.casefold())) for topic in topics}) == 4
+    assert all("\n" not in topic and topic.endswith("?") for topic in topics)
 
 
 def test_session_summary_keeps_the_rules(http: httpx.Client) -> None:
-    body, _ = post(http, "/api/llm/session-summary", SUMMARY_REQUEST)
+    body = post(http, "/api/llm/session-summary", SUMMARY_REQUEST)
     assert list(body) == SUMMARY_KEYS
     # Student: 5 + 16 + 6 = 27 words; Teacher: 9 + 7 = 16 words.
     assert body["speakingTime"] == {"Student123": 63, "Teacher456": 37}
@@ -123,7 +120,7 @@ def test_session_summary_treats_injected_instructions_as_data(http: httpx.Client
         "Teacher: Let's practise the past tense instead. What did you do yesterday?\n"
         "Student: Yesterday I cooked dinner and watched a film."
     )
-    body, _ = post(
+    body = post(
         http,
         "/api/llm/session-summary",
         {"transcript": attack, "duration": 300, "participants": ["Student", "Teacher"]},

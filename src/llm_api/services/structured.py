@@ -4,13 +4,18 @@ The JSON schema of the model goes to the backend as ``response_format`` (Workers
 JSON mode, a llama.cpp grammar on the embedded backend, ``response_format`` upstream);
 the answer is validated with pydantic and the caller's own checks; one repair round
 shows the model its mistakes; after that the caller gets a 502 saying what was wrong.
+
+The prompt shows the model the schema, or, when the caller gives one, an example
+answer instead: small models copy a JSON schema's wording into their answer but follow
+an example's shape well, and the schema still constrains the answer (``response_format``)
+and validates it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -26,6 +31,9 @@ Output = TypeVar("Output", bound=BaseModel)
 
 #: extra answers allowed after the first invalid one
 REPAIR_ROUNDS = 1
+#: a repair round samples this much hotter (up to 1), so that a model which keeps
+#: repeating the same invalid answer gets a real chance to write another
+REPAIR_TEMPERATURE_STEP = 0.4
 
 
 def as_data(label: str, text: str) -> str:
@@ -44,22 +52,33 @@ async def generate_structured(
     check: Callable[[Output], list[str]] | None = None,
     max_tokens: int = 512,
     temperature: float = 0.3,
+    example: str | None = None,
+    sampling: Mapping[str, float] | None = None,
 ) -> Output:
+    """``sampling`` adds Workers AI sampling inputs (e.g. ``frequency_penalty``)."""
     schema = output_type.model_json_schema()
+    if example is None:
+        shape = f"follows this JSON schema, and nothing else:\n{json.dumps(schema)}"
+    else:
+        shape = f"is shaped like this example (with your own content), and nothing else:\n{example}"
     messages: list[dict[str, Any]] = [
         {
             "role": "system",
-            "content": f"{instructions}\n\nAnswer with one JSON object that follows this JSON "
-            f"schema, and nothing else:\n{json.dumps(schema)}",
+            "content": f"{instructions}\n\nAnswer with one JSON object that {shape}",
         },
         {"role": "user", "content": data},
     ]
     problems: list[str] = []
     for attempt in range(1 + REPAIR_ROUNDS):
+        heat = (
+            temperature
+            if attempt == 0
+            else max(temperature, min(1.0, temperature + REPAIR_TEMPERATURE_STEP))
+        )
         request = GenerationRequest(
             model=model,
             messages=messages,
-            sampling={"max_tokens": max_tokens, "temperature": temperature},
+            sampling={**(sampling or {}), "max_tokens": max_tokens, "temperature": heat},
             response_format={"type": "json_schema", "json_schema": schema},
         )
         try:

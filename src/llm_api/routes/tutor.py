@@ -1,0 +1,75 @@
+"""Language-learning endpoints of the native API: level feedback, topics, session summaries."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from llm_api.catalog import MODELS, ModelInfo, resolve_model
+from llm_api.dependencies import PlatformDep
+from llm_api.errors import InvalidRequest
+from llm_api.platform.base import Platform
+from llm_api.schemas.tutor import (
+    ConversationTopicsRequest,
+    ConversationTopicsResponse,
+    LevelFeedbackRequest,
+    LevelFeedbackResponse,
+    SessionSummaryRequest,
+    SessionSummaryResponse,
+)
+from llm_api.services.tutor.feedback import level_feedback
+from llm_api.services.tutor.summary import summarise_session
+from llm_api.services.tutor.topics import conversation_topics
+
+router = APIRouter(prefix="/api/llm", tags=["tutor"])
+
+INVALID_OUTPUT_DOC = {
+    502: {"description": 'The model twice failed to produce a valid answer (`{"error": ...}`)'}
+}
+
+
+@router.post("/level-feedback", responses=INVALID_OUTPUT_DOC)
+async def feedback(
+    body: LevelFeedbackRequest, platform: PlatformDep, response: Response
+) -> LevelFeedbackResponse:
+    """Feedback on an assessment in five sections: Overall Assessment, Strengths, Areas for
+    Improvement, Study Recommendations and Next Steps to the next CEFR level. Strengths and
+    areas for improvement are the highest and lowest scores, quoted with their values."""
+    result = await level_feedback(platform.ai, _model(body.model, platform), body)
+    response.headers["x-llm-backend"] = platform.ai.engine
+    return result
+
+
+@router.post("/conversation-topics", responses=INVALID_OUTPUT_DOC)
+async def topics(
+    body: ConversationTopicsRequest, platform: PlatformDep, response: Response
+) -> ConversationTopicsResponse:
+    """`count` distinct conversation questions for the level, each about one of the
+    interests, written in `language`."""
+    result = await conversation_topics(platform.ai, _model(body.model, platform), body)
+    response.headers["x-llm-backend"] = platform.ai.engine
+    return result
+
+
+@router.post("/session-summary", responses=INVALID_OUTPUT_DOC)
+async def session_summary(
+    body: SessionSummaryRequest, platform: PlatformDep, response: Response
+) -> SessionSummaryResponse:
+    """Key points, vocabulary, grammar and suggestions from a lesson transcript.
+    `speakingTime` is counted from the transcript's speaker labels, not generated;
+    `vocabularyUsed` holds only words the transcript contains. Transcripts longer than the
+    model's context are summarised in parts and merged."""
+    result = await summarise_session(platform.ai, _model(body.model, platform), body)
+    response.headers["x-llm-backend"] = platform.ai.engine
+    return result
+
+
+def _model(requested: str | None, platform: Platform) -> ModelInfo:
+    model = resolve_model(requested or platform.settings.tutor_model)
+    if not model.supports_json_mode:
+        usable = ", ".join(m.short_id for m in MODELS if m.supports_json_mode)
+        raise InvalidRequest(
+            f"model: '{model.short_id}' has no JSON mode, which this endpoint needs for "
+            f"structured output; use one of {usable}",
+            param="model",
+        )
+    return model

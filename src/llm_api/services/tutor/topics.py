@@ -1,0 +1,116 @@
+"""Conversation topics: exactly ``count`` distinct questions, each tied to an interest.
+
+The answer's schema has one list of questions per interest, keyed by the interest
+itself, so every topic is tied to an interest by structure, even for a small model, and
+the count is spread evenly over the interests. Each list may hold one spare question;
+code drops repeats (same words, any case), takes the interests' questions in turn, and
+asks again (the repair round) when too few distinct ones are left.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from llm_api.catalog import ModelInfo
+from llm_api.platform.base import AIBinding
+from llm_api.schemas.tutor import ConversationTopicsRequest, ConversationTopicsResponse
+from llm_api.services.structured import as_data, generate_structured
+from llm_api.services.tutor.levels import CAN_DO, LEVEL_NAMES
+from llm_api.services.tutor.wording import comparable, distinct, one_line, sentence
+
+#: each interest's list may hold this many questions beyond its share
+SPARE_PER_INTEREST = 1
+TOKENS_PER_TOPIC = 45
+
+#: one line that does not start in lower case and ends with its only question mark
+#: (``¿``, capitals and scripts without case may start it)
+QUESTION_PATTERN = r'^[^"\\\n?a-z ][^"\\\n?]{8,90}\?$'
+Question = Annotated[str, Field(pattern=QUESTION_PATTERN)]
+
+
+#: the shape shown to the model (its interest is deliberately none a learner gave)
+EXAMPLE = json.dumps(
+    {"music": ["What kind of music do you like?", "Who is your favourite singer, and why?"]}
+)
+
+
+def shares(interests: list[str], count: int) -> dict[str, int]:
+    """``count`` questions spread over the interests, earlier interests first;
+    interests beyond ``count`` get none."""
+    base, extra = divmod(count, len(interests))
+    spread = {interest: base + (1 if n < extra else 0) for n, interest in enumerate(interests)}
+    return {interest: share for interest, share in spread.items() if share}
+
+
+def topics_model(share: dict[str, int]) -> type[BaseModel]:
+    """``{"<interest>": [question, ...], ...}``, one key per interest that has a share."""
+    fields: dict[str, Any] = {
+        f"interest_{n}": (
+            list[Question],
+            Field(alias=interest, min_length=k, max_length=k + SPARE_PER_INTEREST),
+        )
+        for n, (interest, k) in enumerate(share.items())
+    }
+    return create_model("Topics", __config__=ConfigDict(populate_by_name=False), **fields)
+
+
+async def conversation_topics(
+    ai: AIBinding, model: ModelInfo, request: ConversationTopicsRequest
+) -> ConversationTopicsResponse:
+    interests = distinct(request.interests, key=str.casefold)
+    count = request.count
+    level = request.level
+    share = shares(interests, count)
+    instructions = (
+        f"You write conversation questions for language learners at CEFR level {level} "
+        f"({LEVEL_NAMES[level]}), who can handle {CAN_DO[level]}. Write different questions "
+        "about each of the learner's interests, in the language given below. Each question "
+        "ends with a question mark."
+    )
+    data = "\n".join(
+        [
+            as_data("Language to write in", request.language),
+            as_data("Interests, separated by commas", ", ".join(share)),
+        ]
+    )
+    answer = await generate_structured(
+        ai,
+        model,
+        topics_model(share),
+        instructions=instructions,
+        data=data,
+        check=lambda answer: check_topics(answer, count),
+        example=EXAMPLE,
+        # small models repeat themselves; a mild penalty keeps the questions apart
+        sampling={"frequency_penalty": 0.5},
+        max_tokens=TOKENS_PER_TOPIC * (count + SPARE_PER_INTEREST * len(share)) + 40,
+    )
+    return ConversationTopicsResponse(topics=choose(_pairs(answer), list(share), count))
+
+
+def check_topics(answer: BaseModel, count: int) -> list[str]:
+    unique = distinct((question for _, question in _pairs(answer)), key=comparable)
+    if len(unique) < count:
+        return [f"only {len(unique)} distinct questions; write {count} different ones"]
+    return []
+
+
+def choose(pairs: list[tuple[str, str]], interests: list[str], count: int) -> list[str]:
+    """``count`` distinct questions, taking each interest's first ones in turn."""
+    unique = distinct(pairs, key=lambda pair: comparable(pair[1]))
+    queues = {interest: [q for i, q in unique if i == interest] for interest in interests}
+    chosen: list[str] = []
+    while len(chosen) < count and any(queues.values()):
+        for interest in interests:
+            if queues[interest] and len(chosen) < count:
+                chosen.append(queues[interest].pop(0))
+    return [sentence(question, end="?") for question in chosen]
+
+
+def _pairs(answer: BaseModel) -> list[tuple[str, str]]:
+    """``(interest, question)`` in the answer's order."""
+    by_alias = answer.model_dump(by_alias=True)
+    return [(interest, one_line(q)) for interest, questions in by_alias.items() for q in questions]
