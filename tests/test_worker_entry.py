@@ -153,7 +153,7 @@ def test_generate_returns_the_text_env_ai_generated(runtime, entry):
 
 def test_an_upstream_capacity_error_is_a_503_with_retry_after(runtime, entry):
     ai = FakeAI(JsException("InferenceUpstreamError", "3040: Capacity temporarily exceeded"))
-    worker = Worker(entry, ai)
+    worker = Worker(entry, ai, LLM_API_BACKEND_RETRIES="0")  # the error, not a retry
     key, _ = worker.add_key()
     request = js_request(
         "POST", f"{BASE}/api/llm/generate", json_body={"prompt": "Hi"}, headers=bearer(key)
