@@ -14,9 +14,13 @@ from llm_api.platform.base import AIBinding, Platform
 from llm_api.resilience import CallPolicy, ResilientAI
 
 
-def get_platform(request: Request) -> Platform:
+async def get_platform(request: Request) -> Platform:
     """The request's platform. Its AI binding has timeouts and retries, and for an
-    authenticated caller checks the key's allowed models and records its usage."""
+    authenticated caller checks the key's allowed models and records its usage.
+
+    ``async`` although it never awaits: FastAPI runs a plain ``def`` dependency in a
+    worker thread, which costs more CPU than the whole rest of a request (bench/cpu.py).
+    """
     platform: Platform = request.app.state.platform_provider(request.scope)
     settings = platform.settings
     policy = CallPolicy(
@@ -31,7 +35,7 @@ def get_platform(request: Request) -> Platform:
     return replace(platform, ai=ai)
 
 
-def get_api_key(request: Request) -> KeyRecord:
+async def get_api_key(request: Request) -> KeyRecord:
     key = request.scope.get("state", {}).get("api_key")
     if key is None:  # only reachable if a route outside the protected prefixes asks
         raise Unauthorized("an API key is required")

@@ -91,8 +91,11 @@ async def _replay(
 
 
 async def _within(awaitable: Any, deadline: float, what: str) -> Any:
+    # ``asyncio.timeout``, not ``wait_for``: on 3.11 ``wait_for`` wraps every awaitable
+    # in a new task, once per streamed chunk here (bench/README.md, CPU per request).
     try:
-        return await asyncio.wait_for(awaitable, timeout=max(0.0, _left(deadline)))
+        async with asyncio.timeout(max(0.0, _left(deadline))):
+            return await awaitable
     except TimeoutError:
         raise BackendTimeout(f"the model backend took too long to produce {what}") from None
 

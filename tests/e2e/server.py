@@ -29,6 +29,7 @@ class Server:
     url: str
     key: str  # an API key created with `llm-api keys create` for this server's state
     state_dir: Path
+    pid: int  # the server process, for tests that watch its memory or CPU
 
 
 def create_key(state_dir: Path, *extra: str, name: str = "e2e") -> str:
@@ -47,13 +48,22 @@ def running_server(args: list[str], env: Mapping[str, str] | None = None) -> Ite
     with tempfile.TemporaryDirectory(prefix="llm-api-e2e-") as state:
         state_dir = Path(state)
         key = create_key(state_dir)
-        with serving([*args, "--state-dir", state], env) as (url, _log):
-            yield Server(url=url, key=key, state_dir=state_dir)
+        with serving_process([*args, "--state-dir", state], env) as (url, _log, process):
+            yield Server(url=url, key=key, state_dir=state_dir, pid=process.pid)
 
 
 @contextmanager
 def serving(args: list[str], env: Mapping[str, str] | None = None) -> Iterator[tuple[str, Path]]:
     """``llm-api serve ARGS`` as is; yields its base URL and the file its output goes to."""
+    with serving_process(args, env) as (url, log_path, _process):
+        yield url, log_path
+
+
+@contextmanager
+def serving_process(
+    args: list[str], env: Mapping[str, str] | None = None
+) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
+    """``serving``, and the server's process too."""
     port = free_port()
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"llm-api-e2e-{port}.log"
     with open(log_path, "wb") as log:
@@ -66,7 +76,7 @@ def serving(args: list[str], env: Mapping[str, str] | None = None) -> Iterator[t
         base_url = f"http://127.0.0.1:{port}"
         try:
             _wait_healthy(base_url, process, log_path)
-            yield base_url, log_path
+            yield base_url, log_path, process
         finally:
             process.terminate()
             try:

@@ -7,13 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from llm_api.dependencies import ApiKeyDep, PlatformDep
+from llm_api.errors import Family
+from llm_api.routes.docs import PROTECTED, error_responses
 from llm_api.schemas.admin import KeyUsage
 from llm_api.services.keys import key_usage
 
-router = APIRouter(prefix="/api/llm", tags=["native"])
+router = APIRouter(
+    prefix="/api/llm", tags=["native"], responses=error_responses(Family.NATIVE, *PROTECTED)
+)
 
 
-@router.get("/usage")
+@router.get("/usage", responses=error_responses(Family.NATIVE, 400))
 async def usage(
     key: ApiKeyDep, platform: PlatformDep, days: Annotated[int, Query(ge=1, le=90)] = 30
 ) -> KeyUsage:

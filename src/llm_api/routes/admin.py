@@ -10,9 +10,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from llm_api.dependencies import PlatformDep
-from llm_api.errors import ApiError, Unauthorized
+from llm_api.errors import ApiError, Family, Unauthorized
 from llm_api.keys import is_key_id
 from llm_api.platform.base import Platform
+from llm_api.routes.docs import JSON_BODY, error_responses
 from llm_api.schemas.admin import CreatedKey, CreateKeyRequest, KeyList, KeyUsage
 from llm_api.services.keys import create_key, key_usage
 
@@ -40,10 +41,13 @@ async def require_admin(request: Request, platform: PlatformDep) -> Platform:
 
 
 AdminDep = Annotated[Platform, Depends(require_admin)]
-router = APIRouter(prefix="/admin/keys", tags=["admin"])
+# Not behind an API key (so no 429), but behind the admin token; the key store can be down.
+router = APIRouter(
+    prefix="/admin/keys", tags=["admin"], responses=error_responses(Family.NATIVE, 401, 500, 503)
+)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=error_responses(Family.NATIVE, *JSON_BODY))
 async def create(body: CreateKeyRequest, platform: AdminDep) -> CreatedKey:
     """Create a key; the key itself is in this answer only, never again."""
     return await create_key(platform.keys, body.name, rpm=body.rpm, models=body.allowed_models)
@@ -56,7 +60,7 @@ async def list_keys(platform: AdminDep) -> KeyList:
     return KeyList(keys=[record.public_dict() for record in records])
 
 
-@router.delete("/{key_id}")
+@router.delete("/{key_id}", responses=error_responses(Family.NATIVE, 404))
 async def revoke(key_id: str, platform: AdminDep) -> JSONResponse:
     """Revoke a key: its requests are refused from now on."""
     if not is_key_id(key_id) or not await platform.keys.revoke(key_id):
@@ -64,7 +68,7 @@ async def revoke(key_id: str, platform: AdminDep) -> JSONResponse:
     return JSONResponse({"key_id": key_id, "revoked": True})
 
 
-@router.get("/{key_id}/usage")
+@router.get("/{key_id}/usage", responses=error_responses(Family.NATIVE, 400, 404))
 async def usage(
     key_id: str, platform: AdminDep, days: Annotated[int, Query(ge=1, le=90)] = 30
 ) -> KeyUsage:

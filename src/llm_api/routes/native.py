@@ -6,8 +6,9 @@ from fastapi import APIRouter, Response
 
 from llm_api.catalog import MODELS, resolve_model
 from llm_api.dependencies import PlatformDep
-from llm_api.errors import ApiError
+from llm_api.errors import ApiError, Family
 from llm_api.platform.base import Platform
+from llm_api.routes.docs import GENERATION, PROTECTED, error_responses
 from llm_api.routes.sse import sse_response
 from llm_api.schemas.native import (
     ChatRequest,
@@ -28,7 +29,9 @@ from llm_api.services.generation import (
 )
 from llm_api.streaming import encode_data
 
-router = APIRouter(prefix="/api/llm", tags=["native"])
+router = APIRouter(
+    prefix="/api/llm", tags=["native"], responses=error_responses(Family.NATIVE, *PROTECTED)
+)
 
 STREAM_DOC = {
     200: {
@@ -38,6 +41,7 @@ STREAM_DOC = {
         "content": {"text/event-stream": {}},
     }
 }
+GENERATION_DOC = {**STREAM_DOC, **error_responses(Family.NATIVE, *GENERATION)}
 
 
 @router.get("/models")
@@ -58,7 +62,7 @@ async def list_models() -> ModelsResponse:
     )
 
 
-@router.post("/generate", responses=STREAM_DOC)
+@router.post("/generate", responses=GENERATION_DOC)
 async def generate(
     body: GenerateRequest, platform: PlatformDep, response: Response
 ) -> GenerateResponse:
@@ -75,7 +79,7 @@ async def generate(
     return GenerateResponse(text=result.text, model=request.model.id, usage=Usage(**result.usage))
 
 
-@router.post("/chat/completions", responses=STREAM_DOC, response_model_exclude_none=True)
+@router.post("/chat/completions", responses=GENERATION_DOC, response_model_exclude_none=True)
 async def chat_completions(
     body: ChatRequest, platform: PlatformDep, response: Response
 ) -> ChatResponse:

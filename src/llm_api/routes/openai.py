@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from llm_api.catalog import MODELS, ModelInfo, resolve_model
 from llm_api.dependencies import PlatformDep
 from llm_api.errors import Family, InvalidRequest
+from llm_api.routes.docs import GENERATION, PROTECTED, error_responses
 from llm_api.routes.sse import sse_response
 from llm_api.schemas.openai import (
     ChatCompletion,
@@ -23,7 +24,9 @@ from llm_api.schemas.openai import (
 from llm_api.services.chat_format import ChunkEncoder, completion_object
 from llm_api.services.generation import GenerationRequest, complete, open_stream
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(
+    prefix="/v1", tags=["openai"], responses=error_responses(Family.OPENAI, *PROTECTED)
+)
 
 #: A fixed creation time for catalog entries (the Workers AI launch), so listings are stable.
 CATALOG_CREATED = 1_695_859_200
@@ -44,13 +47,17 @@ async def list_models() -> ModelList:
     return ModelList(data=[_model_object(model) for model in MODELS])
 
 
-@router.get("/models/{model_id:path}")
+@router.get("/models/{model_id:path}", responses=error_responses(Family.OPENAI, 404))
 async def retrieve_model(model_id: str) -> ModelObject:
     """One model, by short or full id."""
     return _model_object(resolve_model(model_id))
 
 
-@router.post("/chat/completions", response_model=ChatCompletion, responses=STREAM_DOC)
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    responses={**STREAM_DOC, **error_responses(Family.OPENAI, *GENERATION, 404)},
+)
 async def chat_completions(body: ChatCompletionRequest, platform: PlatformDep) -> Response:
     """Create a chat completion (streamed with `stream: true`)."""
     request = to_generation_request(body)

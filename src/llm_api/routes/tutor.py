@@ -6,8 +6,9 @@ from fastapi import APIRouter, Response
 
 from llm_api.catalog import MODELS, ModelInfo, resolve_model
 from llm_api.dependencies import PlatformDep
-from llm_api.errors import InvalidRequest
+from llm_api.errors import Family, InvalidRequest
 from llm_api.platform.base import Platform
+from llm_api.routes.docs import GENERATION, PROTECTED, error_responses
 from llm_api.schemas.tutor import (
     ConversationTopicsRequest,
     ConversationTopicsResponse,
@@ -20,14 +21,15 @@ from llm_api.services.tutor.feedback import level_feedback
 from llm_api.services.tutor.summary import summarise_session
 from llm_api.services.tutor.topics import conversation_topics
 
-router = APIRouter(prefix="/api/llm", tags=["tutor"])
+router = APIRouter(
+    prefix="/api/llm", tags=["tutor"], responses=error_responses(Family.NATIVE, *PROTECTED)
+)
 
-INVALID_OUTPUT_DOC = {
-    502: {"description": 'The model twice failed to produce a valid answer (`{"error": ...}`)'}
-}
+#: a 502 here also means the model twice failed to produce a valid answer
+GENERATION_DOC = error_responses(Family.NATIVE, *GENERATION)
 
 
-@router.post("/level-feedback", responses=INVALID_OUTPUT_DOC)
+@router.post("/level-feedback", responses=GENERATION_DOC)
 async def feedback(
     body: LevelFeedbackRequest, platform: PlatformDep, response: Response
 ) -> LevelFeedbackResponse:
@@ -39,7 +41,7 @@ async def feedback(
     return result
 
 
-@router.post("/conversation-topics", responses=INVALID_OUTPUT_DOC)
+@router.post("/conversation-topics", responses=GENERATION_DOC)
 async def topics(
     body: ConversationTopicsRequest, platform: PlatformDep, response: Response
 ) -> ConversationTopicsResponse:
@@ -50,7 +52,7 @@ async def topics(
     return result
 
 
-@router.post("/session-summary", responses=INVALID_OUTPUT_DOC)
+@router.post("/session-summary", responses=GENERATION_DOC)
 async def session_summary(
     body: SessionSummaryRequest, platform: PlatformDep, response: Response
 ) -> SessionSummaryResponse:

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from llm_api.catalog import resolve_model
 from llm_api.dependencies import PlatformDep
 from llm_api.errors import Family
+from llm_api.routes.docs import GENERATION, PROTECTED, error_responses
 from llm_api.routes.openai import STREAM_DOC
 from llm_api.routes.sse import sse_response
 from llm_api.schemas.openai import ChatCompletion
@@ -16,7 +17,9 @@ from llm_api.services.chat_format import ChunkEncoder, completion_object
 from llm_api.services.generation import GenerationRequest, complete, open_stream
 from llm_api.services.prompts import optimize_prompt
 
-router = APIRouter(prefix="/api/v1/llm", tags=["v1"])
+#: every v1 route calls the model; an unknown model is a 404
+ERRORS = error_responses(Family.V1, *PROTECTED, *GENERATION, 404)
+router = APIRouter(prefix="/api/v1/llm", tags=["v1"], responses=ERRORS)
 
 
 @router.post("/chat", response_model=ChatCompletion, responses=STREAM_DOC)

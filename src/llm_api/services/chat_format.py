@@ -14,7 +14,7 @@ from typing import Any
 
 from llm_api.errors import ApiError, Family, error_body
 from llm_api.services.generation import Completion, StreamEnd, StreamItem, TextDelta
-from llm_api.streaming import encode_data
+from llm_api.streaming import encode_data, json_string
 
 
 def new_completion_id() -> str:
@@ -73,9 +73,26 @@ class ChunkEncoder:
         self.include_usage = include_usage
         self.family = family
         self._role_sent = False
+        # A text chunk after the first is these two around the text: what `_frame` would
+        # write, at a tenth of the cost (tests/test_chat_format.py checks they agree).
+        self._text_head = (
+            f'data: {{"id":{json_string(self.id)},"object":"chat.completion.chunk",'
+            f'"created":{self.created},"model":{json_string(model)},'
+            '"choices":[{"index":0,"delta":{"content":'
+        ).encode()
+        self._text_tail = (
+            '},"finish_reason":null,"logprobs":null}]'
+            + (',"usage":null' if include_usage else "")
+            + "}\n\n"
+        ).encode()
 
     def encode(self, item: StreamItem) -> bytes:
         if isinstance(item, TextDelta):
+            if self._role_sent:
+                try:
+                    return self._text_head + json_string(item.text).encode() + self._text_tail
+                except UnicodeEncodeError:  # a lone surrogate: encode_data escapes it
+                    pass
             return self._frame({"content": item.text})
         return self._end(item)
 

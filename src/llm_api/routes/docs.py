@@ -1,0 +1,66 @@
+"""The error answers of each route, for the OpenAPI document.
+
+Routers pass ``error_responses(family, *statuses)`` as ``responses=``: each status is
+documented with the family's envelope. Every one also gets a ``4XX`` entry for the rare
+client errors not listed (405, say) — and because of it FastAPI leaves out the 422 it
+documents by default, which this API never sends (validation errors are 400s).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from llm_api.errors import Family
+from llm_api.schemas.errors import NativeError, OpenAIError, V1Error
+
+ENVELOPES: dict[Family, type[BaseModel]] = {
+    Family.NATIVE: NativeError,
+    Family.V1: V1Error,
+    Family.OPENAI: OpenAIError,
+}
+
+#: every route behind a key: refused key, rate limit, internal error, and 503 when the
+#: key store or the rate limiter is down (refused, retryably)
+PROTECTED = (401, 429, 500, 503)
+#: routes with a JSON body: checked for size, media type and encoding before routing
+JSON_BODY = (400, 413, 415)
+#: routes that call the model: the key's model permission and the backend's faults;
+#: the backend's daily quota is a 429 and an unknown model a 404 (400 on the native API)
+GENERATION = (*JSON_BODY, 403, 502, 503, 504)
+
+_RETRY_AFTER = {
+    "retry-after": {
+        "description": "Seconds to wait before retrying",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+
+DESCRIPTIONS = {
+    400: "Invalid request: malformed JSON, a field that breaks its rule, an unknown "
+    "model on the native API, or a prompt too long for the model",
+    401: "Missing or invalid API key (or admin token)",
+    403: "This API key may not use the requested model",
+    404: "Not found: an unknown model, or key",
+    413: "Request body too large",
+    415: "Request body is not JSON",
+    429: "Rate limit of this key reached (see Retry-After), or the backend's quota used up",
+    500: "Internal error; quote the x-request-id header when reporting it",
+    502: "The model backend failed, or its answer was not in the requested shape",
+    503: "The model backend, the key store or the rate limiter is busy or down; retryable",
+    504: "The model backend took too long",
+}
+
+
+def error_responses(family: Family, *statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a router or route: ``statuses`` in ``family``'s envelope."""
+    model = ENVELOPES[family]
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {"model": model, "description": DESCRIPTIONS[status]}
+        if status in (429, 503):
+            entry["headers"] = _RETRY_AFTER
+        responses[status] = entry
+    responses["4XX"] = {"model": model, "description": "Any other client error"}
+    return responses
