@@ -50,3 +50,37 @@ check-worker: node_modules/.installed
 
 clean:
 	rm -rf $(VENV) node_modules .wrangler .pytest_cache .ruff_cache
+
+# Benchmarks (bench/README.md): not part of `make test`. Loopback only; every script
+# bounds its own time. LiteLLM gets its own venv so it never touches the project's.
+BENCH_OUT := bench/results
+BENCH_PROPOSED := $(or $(TMPDIR),/tmp)/llm-api-bench-proposed
+BENCH_BEFORE := $(or $(TMPDIR),/tmp)/llm-api-bench-before
+
+bench/.venv-litellm/.installed:
+	$(PYTHON) -m venv bench/.venv-litellm
+	bench/.venv-litellm/bin/python -m pip install --quiet --upgrade pip
+	bench/.venv-litellm/bin/python -m pip install --quiet 'litellm[proxy]==1.106.2'
+	touch $@
+
+.PHONY: bench
+bench: install bench/.venv-litellm/.installed
+	test -d bench/.fast-deps || $(BIN)/python -m pip install --quiet \
+	  --target bench/.fast-deps 'uvloop==0.23.0' 'httptools==0.9.0'
+	sh bench/proposed.sh $(BENCH_PROPOSED)
+	sh bench/before.sh $(BENCH_BEFORE)
+	mkdir -p $(BENCH_OUT)
+	PYTHONPATH=$(BENCH_BEFORE)/src $(BIN)/python bench/cpu.py \
+	  --json $(BENCH_OUT)/cpu-before.json | tee $(BENCH_OUT)/cpu-before.txt
+	$(BIN)/python bench/cpu.py --json $(BENCH_OUT)/cpu.json | tee $(BENCH_OUT)/cpu.txt
+	PYTHONPATH=$(BENCH_PROPOSED)/src $(BIN)/python bench/cpu.py \
+	  --json $(BENCH_OUT)/cpu-patches.json | tee $(BENCH_OUT)/cpu-patches.txt
+	$(BIN)/python bench/clients.py | tee $(BENCH_OUT)/clients.txt
+	bench/.venv-litellm/bin/python bench/clients.py | tee $(BENCH_OUT)/clients-aiohttp.txt
+	$(BIN)/python bench/gateway.py --json $(BENCH_OUT)/gateway.json \
+	  --variant llm-api+uvloop=$(CURDIR)/bench/.fast-deps \
+	  --variant llm-api+patches=$(BENCH_PROPOSED)/src:$(CURDIR)/bench/.fast-deps \
+	  | tee $(BENCH_OUT)/gateway.md
+	$(BIN)/python bench/embedded.py --json $(BENCH_OUT)/embedded.json \
+	  --variant api+patches=$(BENCH_PROPOSED)/src:$(CURDIR)/bench/.fast-deps \
+	  | tee $(BENCH_OUT)/embedded.md

@@ -32,11 +32,13 @@ def create_app(
     app = FastAPI(title="llm-api", version="0.1.0", description=DESCRIPTION)
     app.state.platform_provider = provider
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(native.router)
-    app.include_router(tutor.router)
-    app.include_router(v1.router)
+    # The hottest routes first: FastAPI tries routers in order, one match test per route
+    # (about a tenth of a chat completion's CPU, bench/README.md). Prefixes never overlap.
     app.include_router(openai.router)
+    app.include_router(native.router)
+    app.include_router(v1.router)
+    app.include_router(tutor.router)
+    app.include_router(health.router)
     app.include_router(account.router)
     app.include_router(admin.router)
     if static_dir is not None:

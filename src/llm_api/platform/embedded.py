@@ -35,7 +35,7 @@ from llm_api.platform.embedded_request import (
     result_body,
     shape_output,
 )
-from llm_api.streaming import DONE_FRAME, encode_data
+from llm_api.streaming import DONE_FRAME, encode_data, encode_response
 
 log = logging.getLogger("llm_api.embedded")
 
@@ -272,7 +272,7 @@ class EmbeddedBackend:
                         if not held or held.startswith("{"):
                             continue
                         value, held, deciding = held, "", False
-                    yield encode_data({"response": value})
+                    yield encode_response(value)
                 elif kind == "error":
                     if isinstance(value, ApiError):
                         raise value
@@ -281,7 +281,7 @@ class EmbeddedBackend:
                     _text, count, finish = value
                     response, calls, finish = shape_output(held, finish, job.tool_names)
                     if response:  # a call cut short by max_tokens comes back as text
-                        yield encode_data({"response": response})
+                        yield encode_response(response)
                     final = result_body("", calls, finish, job.prompt_tokens, count)
                     yield encode_data(final)
                     yield DONE_FRAME

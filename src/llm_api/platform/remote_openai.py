@@ -7,8 +7,10 @@ stream) comes back in the binding's shape, so the app cannot tell this from ``en
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,9 +33,17 @@ from llm_api.platform.remote_http import (
     transport_errors,
 )
 from llm_api.platform.upstream_errors import from_http_status
-from llm_api.streaming import DONE, DONE_FRAME, encode_data, iter_sse_data, parse_binding_event
+from llm_api.streaming import (
+    DONE,
+    DONE_FRAME,
+    encode_data,
+    encode_response,
+    iter_sse_data,
+    parse_binding_event,
+)
 
 SERVICE = "the upstream model server"
+DRAIN_TIMEOUT_S = 0.5
 
 #: Inputs sent under the same name. ``top_k`` and ``repetition_penalty`` are not OpenAI
 #: parameters, but vLLM, llama.cpp's server and Ollama read them from the body, and
@@ -110,10 +120,23 @@ class OpenAICompatibleBackend(RemoteBackend):
                             break
                         text = state.feed(data)
                         if text:
-                            yield encode_data({"response": text})
+                            yield encode_response(text)
+                    if state.done:
+                        await _drain(events)
                 state.check_complete()
                 yield encode_data(state.final_event())
                 yield DONE_FRAME
+
+
+async def _drain(events: AsyncIterator[str]) -> None:
+    """Read what follows ``[DONE]`` (the end of the chunked body, usually in the same
+    packet), so httpx puts the connection back in its pool instead of closing it: else
+    every stream pays for a new TCP (and TLS) connection. Bounded: an upstream that keeps
+    the body open after ``[DONE]`` costs at most this wait, then is closed as before."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DRAIN_TIMEOUT_S):
+            async for _ in events:
+                pass
 
 
 def http_error(response: httpx.Response) -> ApiError:

@@ -27,7 +27,7 @@ from llm_api.services.generation import (
     complete,
     open_stream,
 )
-from llm_api.streaming import encode_data
+from llm_api.streaming import encode_data, encode_response
 
 router = APIRouter(
     prefix="/api/llm", tags=["native"], responses=error_responses(Family.NATIVE, *PROTECTED)
@@ -120,7 +120,7 @@ async def _stream(platform: Platform, request: GenerationRequest) -> Response:
 
 def _encode_item(item: StreamItem) -> bytes:
     if isinstance(item, TextDelta):
-        return encode_data({"response": item.text})
+        return encode_response(item.text)
     final: dict[str, object] = {"response": "", "usage": item.usage}
     if item.tool_calls:
         final["tool_calls"] = item.tool_calls
