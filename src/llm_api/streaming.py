@@ -17,6 +17,8 @@ from json.encoder import (  # type: ignore[attr-defined]
 )
 from typing import Any
 
+from llm_api.platform.workers_ai_wire import normalise_usage
+
 DONE = "[DONE]"
 DONE_FRAME = b"data: [DONE]\n\n"
 
@@ -185,9 +187,4 @@ def _binding_tool_call(call: Any) -> dict[str, Any]:
 
 
 def _usage(raw: Any) -> dict[str, int] | None:
-    if not isinstance(raw, dict):
-        return None
-    prompt = int(raw.get("prompt_tokens") or 0)
-    completion = int(raw.get("completion_tokens") or 0)
-    total = int(raw.get("total_tokens") or prompt + completion)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
+    return normalise_usage(raw) if isinstance(raw, dict) else None

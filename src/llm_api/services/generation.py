@@ -16,6 +16,7 @@ from llm_api.accounting import report_usage
 from llm_api.catalog import ModelInfo
 from llm_api.errors import BackendError, ContextOverflow, InvalidModelOutput, InvalidRequest
 from llm_api.platform.base import AIBinding
+from llm_api.platform.workers_ai_wire import response_text
 from llm_api.streaming import iter_sse_data, parse_binding_event
 
 #: Rough characters per token, used only to refuse prompts that cannot possibly fit
@@ -107,7 +108,7 @@ async def complete(ai: AIBinding, request: GenerationRequest) -> Completion:
     result = await ai.run(request.model.id, request.binding_inputs(stream=False))
     if not isinstance(result, dict):
         raise BackendError("the backend returned a stream for a non-streaming request")
-    text = _text_of(result.get("response"))
+    text = response_text(result.get("response"))
     tool_calls = [_tool_call(call) for call in result.get("tool_calls") or []]
     usage = _usage(result.get("usage"), request, completion_text=text)
     await report_usage(ai, request.model.id, usage)
@@ -148,7 +149,7 @@ async def _stream_items(ai: AIBinding, request: GenerationRequest) -> AsyncItera
     upstream = await ai.run(request.model.id, request.binding_inputs(stream=True))
     if isinstance(upstream, dict):
         # A backend may answer a stream request in one piece; replay it as a stream.
-        text = _text_of(upstream.get("response"))
+        text = response_text(upstream.get("response"))
         if text:
             yield TextDelta(text)
         calls = [_tool_call(c) for c in upstream.get("tool_calls") or []]
@@ -218,14 +219,6 @@ def _tool_call(call: Any) -> dict[str, Any]:
     if not isinstance(arguments, dict):
         raise InvalidModelOutput("the model called a tool with arguments that are not an object")
     return {"name": str(function.get("name") or ""), "arguments": arguments}
-
-
-def _text_of(response: Any) -> str:
-    if response is None:
-        return ""
-    if isinstance(response, str):
-        return response
-    return json.dumps(response, ensure_ascii=False)  # JSON mode may answer with an object
 
 
 def _usage(
