@@ -7,17 +7,14 @@ so buffering costs nothing and lets a too-large body be refused before it is par
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from llm_api.error_handlers import render_error
 from llm_api.errors import (
     ApiError,
     InvalidRequest,
     PayloadTooLarge,
     UnsupportedMediaType,
-    error_body,
-    family_for_path,
-    status_for,
 )
 from llm_api.http_headers import scope_header
 from llm_api.platform.base import PlatformProvider
@@ -42,9 +39,7 @@ class BodyLimitMiddleware:
             body = await _read_body(scope, receive, limit)
             _check_json(body)
         except ApiError as error:
-            family = family_for_path(scope["path"])
-            response = JSONResponse(error_body(error, family), status_for(error, family))
-            await response(scope, receive, send)
+            await render_error(scope["path"], error)(scope, receive, send)
             return
         replayed = False
 

@@ -6,9 +6,11 @@ request's settings (on Workers, from ``env``), so one app serves every deploymen
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from llm_api.error_handlers import render_error
+from llm_api.errors import CorsRefused
 from llm_api.http_headers import scope_header
 from llm_api.platform.base import PlatformProvider
 
@@ -70,7 +72,7 @@ async def _preflight(scope: Scope, receive: Receive, send: Send, allow_origin: s
     response: Response
     if allow_origin is None or refused:
         reason = "origin not allowed" if allow_origin is None else f"headers not allowed: {refused}"
-        response = JSONResponse({"error": f"CORS preflight refused: {reason}"}, status_code=403)
+        response = render_error(scope["path"], CorsRefused(f"CORS preflight refused: {reason}"))
     else:
         response = Response(
             status_code=204,

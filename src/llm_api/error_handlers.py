@@ -29,11 +29,17 @@ MAX_LISTED_PROBLEMS = 3
 
 
 def error_response(request: Request, error: ApiError) -> JSONResponse:
-    family = family_for_path(request.url.path)
+    return render_error(request.url.path, error)
+
+
+def render_error(path: str, error: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:
+    """``error`` in the envelope of the family ``path`` belongs to: the one place errors
+    become responses, for handlers and pure ASGI middleware alike."""
+    family = family_for_path(path)
     return JSONResponse(
         error_body(error, family),
         status_code=status_for(error, family),
-        headers=error_headers(error),
+        headers={**(headers or {}), **error_headers(error)},
     )
 
 

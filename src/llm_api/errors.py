@@ -78,6 +78,13 @@ class Forbidden(ApiError):
     v1_code = "FORBIDDEN"
 
 
+class CorsRefused(ApiError):
+    status = 403
+    openai_type = "invalid_request_error"
+    openai_code = "cors_refused"
+    v1_code = "FORBIDDEN"
+
+
 class RateLimited(ApiError):
     status = 429
     openai_type = "rate_limit_error"
@@ -94,11 +101,15 @@ class ModelNotFound(ApiError):
     v1_code = "NOT_FOUND"
 
 
-class RouteNotFound(ApiError):
+class NotFound(ApiError):
     status = 404
     openai_type = "invalid_request_error"
     openai_code = "not_found"
     v1_code = "NOT_FOUND"
+
+
+class RouteNotFound(NotFound):
+    """No route answers this path."""
 
 
 class MethodNotAllowed(ApiError):

@@ -6,17 +6,13 @@ without a valid key, whatever it is. Refused requests (401, 429) consume no quot
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from llm_api.error_handlers import render_error
 from llm_api.errors import (
     ApiError,
     RateLimited,
     Unauthorized,
-    error_body,
-    error_headers,
-    family_for_path,
-    status_for,
 )
 from llm_api.keys import parse_key, verify
 from llm_api.platform.base import PlatformProvider
@@ -90,10 +86,4 @@ class SecurityMiddleware:
 async def _refuse(
     scope: Scope, receive: Receive, send: Send, error: ApiError, headers: dict[str, str]
 ) -> None:
-    family = family_for_path(scope["path"])
-    response = JSONResponse(
-        error_body(error, family),
-        status_code=status_for(error, family),
-        headers={**headers, **error_headers(error)},
-    )
-    await response(scope, receive, send)
+    await render_error(scope["path"], error, headers)(scope, receive, send)

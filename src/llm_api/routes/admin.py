@@ -7,22 +7,14 @@ import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
 
 from llm_api.dependencies import PlatformDep
-from llm_api.errors import ApiError, Family, Unauthorized
+from llm_api.errors import Family, NotFound, Unauthorized
 from llm_api.keys import is_key_id
 from llm_api.platform.base import Platform
 from llm_api.routes.docs import JSON_BODY, error_responses
-from llm_api.schemas.admin import CreatedKey, CreateKeyRequest, KeyList, KeyUsage
+from llm_api.schemas.admin import CreatedKey, CreateKeyRequest, KeyList, KeyUsage, RevokedKey
 from llm_api.services.keys import create_key, key_usage
-
-
-class KeyNotFound(ApiError):
-    status = 404
-    openai_type = "invalid_request_error"
-    openai_code = "not_found"
-    v1_code = "NOT_FOUND"
 
 
 async def require_admin(request: Request, platform: PlatformDep) -> Platform:
@@ -61,11 +53,11 @@ async def list_keys(platform: AdminDep) -> KeyList:
 
 
 @router.delete("/{key_id}", responses=error_responses(Family.NATIVE, 404))
-async def revoke(key_id: str, platform: AdminDep) -> JSONResponse:
+async def revoke(key_id: str, platform: AdminDep) -> RevokedKey:
     """Revoke a key: its requests are refused from now on."""
     if not is_key_id(key_id) or not await platform.keys.revoke(key_id):
-        raise KeyNotFound(f"No key with id '{key_id}'")
-    return JSONResponse({"key_id": key_id, "revoked": True})
+        raise NotFound(f"No key with id '{key_id}'")
+    return RevokedKey(key_id=key_id, revoked=True)
 
 
 @router.get("/{key_id}/usage", responses=error_responses(Family.NATIVE, 400, 404))
@@ -75,5 +67,5 @@ async def usage(
     """Requests, tokens and estimated cost per day for one key."""
     record = await platform.keys.get(key_id) if is_key_id(key_id) else None
     if record is None:
-        raise KeyNotFound(f"No key with id '{key_id}'")
+        raise NotFound(f"No key with id '{key_id}'")
     return await key_usage(platform.usage, record, days=days)

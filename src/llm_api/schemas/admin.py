@@ -32,6 +32,11 @@ class CreatedKey(KeyInfo):
     key: str = Field(description="The API key: shown once, store it now")
 
 
+class RevokedKey(BaseModel):
+    key_id: str
+    revoked: bool
+
+
 class KeyList(BaseModel):
     keys: list[KeyInfo]
 
