@@ -64,8 +64,7 @@ async def every_fault(fake: FakeWorkersAI, retries: int) -> tuple[int, set[async
                         response.json(),
                         secrets,
                     )
-    pool = backend.http()._transport._pool  # type: ignore[attr-defined]
-    in_use = sum(not connection.is_idle() for connection in pool.connections)
+    in_use = backend.http().connections_in_use()
     await backend.aclose()
     alive = {task for task in asyncio.all_tasks() if task is not asyncio.current_task()}
     return len(fake.state.requests) - calls_before, alive, in_use

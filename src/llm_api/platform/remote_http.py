@@ -1,7 +1,7 @@
 """What the remote backends share: one HTTP client, transport failures, upstream bodies.
 
-CPython host only (imports httpx). The backends themselves live in
-``remote_workers_ai`` and ``remote_openai``.
+CPython host only (the client is ``http_client``, on asyncio streams). The backends
+themselves live in ``remote_workers_ai`` and ``remote_openai``.
 """
 
 from __future__ import annotations
@@ -14,45 +14,39 @@ from collections.abc import AsyncGenerator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
-
 from llm_api.errors import BackendError, BackendTimeout
+from llm_api.platform import http_client
+from llm_api.platform.http_client import HttpClient, Response, Timeout
 
 # The binding's result shapes, shared with the Worker host; re-exported for the backends.
 from llm_api.platform.workers_ai_wire import binding_tool_call as binding_tool_call
 from llm_api.platform.workers_ai_wire import normalise_usage as normalise_usage
 from llm_api.platform.workers_ai_wire import parse_arguments as parse_arguments
 
-#: ``timeout`` is httpx's: the longest wait for a connection, or for the upstream's next
-#: bytes — not a deadline for the whole answer, so a long stream that keeps flowing
-#: never times out, and one that stalls does.
-DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+#: The longest wait for a connection, or for the upstream's next bytes — not a deadline
+#: for the whole answer, so a long stream that keeps flowing never times out, and one
+#: that stalls does.
+DEFAULT_TIMEOUT = Timeout(read=120.0, connect=10.0)
 
-TimeoutArg = float | httpx.Timeout
-
-
-def as_timeout(timeout: TimeoutArg) -> httpx.Timeout:
-    if isinstance(timeout, httpx.Timeout):
-        return timeout
-    return httpx.Timeout(timeout, connect=min(timeout, 10.0))
+TimeoutArg = float | Timeout
 
 
 class RemoteBackend:
-    """One lazily created ``httpx.AsyncClient``, reused by every call, closed by ``aclose``.
+    """One lazily created :class:`HttpClient`, reused by every call, closed by ``aclose``.
 
     The client is created on first use so that it belongs to the running event loop. A
     client passed in is used as is (with this backend's timeout) and left for its owner
     to close.
     """
 
-    def __init__(self, *, client: httpx.AsyncClient | None, timeout: TimeoutArg) -> None:
+    def __init__(self, *, client: HttpClient | None, timeout: TimeoutArg) -> None:
         self._client = client
         self._owns_client = client is None
-        self.timeout = as_timeout(timeout)
+        self.timeout = Timeout.of(timeout)
 
-    def http(self) -> httpx.AsyncClient:
+    def http(self) -> HttpClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout)
+            self._client = HttpClient(timeout=self.timeout)
         return self._client
 
     async def aclose(self) -> None:
@@ -69,24 +63,24 @@ class RemoteBackend:
 
 @contextmanager
 def transport_errors(service: str) -> Iterator[None]:
-    """Turn httpx's transport failures into our errors, without URLs or addresses."""
+    """Turn the client's transport failures into our errors, without URLs or addresses."""
     try:
         yield
-    except httpx.TimeoutException as exc:
-        raise BackendTimeout(f"{service} did not answer in time ({_timeout_kind(exc)})") from exc
-    except httpx.ConnectError as exc:
+    except _TIMEOUT_KINDS as exc:
+        kind = _TIMEOUT_KINDS_NAMED[type(exc)]
+        raise BackendTimeout(f"{service} did not answer in time ({kind})") from exc
+    except http_client.ConnectError as exc:
         raise BackendError(f"could not reach {service}: {_connect_reason(exc)}") from exc
-    except httpx.TransportError as exc:
+    except http_client.TransportError as exc:
         raise BackendError(f"the connection to {service} failed: {type(exc).__name__}") from exc
 
 
-def _timeout_kind(exc: httpx.TimeoutException) -> str:
-    return {
-        httpx.ConnectTimeout: "no connection",
-        httpx.ReadTimeout: "no data",
-        httpx.WriteTimeout: "request not sent",
-        httpx.PoolTimeout: "no free connection",
-    }.get(type(exc), "timeout")
+_TIMEOUT_KINDS_NAMED = {
+    http_client.ConnectTimeout: "no connection",
+    http_client.ReadTimeout: "no data",
+    http_client.WriteTimeout: "request not sent",
+}
+_TIMEOUT_KINDS = tuple(_TIMEOUT_KINDS_NAMED)
 
 
 def _connect_reason(exc: BaseException) -> str:
@@ -99,10 +93,12 @@ def _connect_reason(exc: BaseException) -> str:
         if isinstance(cause, ssl.SSLError):
             return "TLS handshake failed"
         cause = cause.__cause__ or cause.__context__
-    # httpcore flattens several refused attempts into one message
+    # asyncio flattens refused attempts on several addresses into one OSError message
     text = str(exc).lower()
-    if "refused" in text or "all connection attempts failed" in text:
+    if "refused" in text:
         return "connection refused"
+    if "proxy" in text:
+        return "the proxy refused the tunnel"
     return "connection failed"
 
 
@@ -118,14 +114,14 @@ async def opened(stream: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, N
     return stream
 
 
-def read_json(response: httpx.Response) -> Any:
+def read_json(response: Response) -> Any:
     try:
         return response.json()
     except ValueError:
         return None
 
 
-def error_message(response: httpx.Response) -> str:
+def error_message(response: Response) -> str:
     """The upstream's own words from an error body (JSON envelope or plain text)."""
     payload = read_json(response)
     if isinstance(payload, dict):
@@ -144,7 +140,7 @@ def error_message(response: httpx.Response) -> str:
     return text[:500]
 
 
-def retry_after(response: httpx.Response) -> float | None:
+def retry_after(response: Response) -> float | None:
     """``Retry-After`` as seconds (delta-seconds or an HTTP date), if the upstream sent it."""
     raw = response.headers.get("retry-after")
     if not raw:

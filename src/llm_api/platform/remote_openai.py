@@ -15,10 +15,9 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from llm_api.errors import ApiError, BackendError, InvalidRequest
 from llm_api.platform.base import RunResult, SSEByteStream
+from llm_api.platform.http_client import HttpClient, Response
 from llm_api.platform.remote_http import (
     DEFAULT_TIMEOUT,
     RemoteBackend,
@@ -76,7 +75,7 @@ class OpenAICompatibleBackend(RemoteBackend):
         *,
         api_key: str | None = None,
         model: str | None = None,
-        client: httpx.AsyncClient | None = None,
+        client: HttpClient | None = None,
         timeout: TimeoutArg = DEFAULT_TIMEOUT,
     ) -> None:
         super().__init__(client=client, timeout=timeout)
@@ -93,7 +92,7 @@ class OpenAICompatibleBackend(RemoteBackend):
             return await opened(self._stream(body))
         with transport_errors(SERVICE):
             response = await self.http().post(
-                self._url, json=body, headers=self._headers, timeout=self.timeout
+                self._url, json=body, headers=self._headers, limits=self.timeout
             )
         if response.is_error:
             raise http_error(response)
@@ -106,7 +105,7 @@ class OpenAICompatibleBackend(RemoteBackend):
         headers = {**self._headers, "accept": "text/event-stream"}
         with transport_errors(SERVICE):
             async with self.http().stream(
-                "POST", self._url, json=body, headers=headers, timeout=self.timeout
+                "POST", self._url, json=body, headers=headers, limits=self.timeout
             ) as response:
                 if response.is_error:
                     await response.aread()
@@ -130,7 +129,7 @@ class OpenAICompatibleBackend(RemoteBackend):
 
 async def _drain(events: AsyncIterator[str]) -> None:
     """Read what follows ``[DONE]`` (the end of the chunked body, usually in the same
-    packet), so httpx puts the connection back in its pool instead of closing it: else
+    packet), so the client puts the connection back in its pool instead of closing it: else
     every stream pays for a new TCP (and TLS) connection. Bounded: an upstream that keeps
     the body open after ``[DONE]`` costs at most this wait, then is closed as before."""
     with contextlib.suppress(TimeoutError):
@@ -139,7 +138,7 @@ async def _drain(events: AsyncIterator[str]) -> None:
                 pass
 
 
-def http_error(response: httpx.Response) -> ApiError:
+def http_error(response: Response) -> ApiError:
     return from_http_status(
         response.status_code, error_message(response), retry_after=retry_after(response)
     )

@@ -13,11 +13,10 @@ from collections.abc import AsyncGenerator
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from llm_api.errors import ApiError, BackendError, ModelNotFound
 from llm_api.platform import workers_ai_wire
 from llm_api.platform.base import RunResult, SSEByteStream
+from llm_api.platform.http_client import HttpClient, Response
 from llm_api.platform.remote_http import (
     DEFAULT_TIMEOUT,
     RemoteBackend,
@@ -67,7 +66,7 @@ class WorkersAIRestBackend(RemoteBackend):
         *,
         base_url: str = DEFAULT_BASE_URL,
         gateway_url: str = DEFAULT_GATEWAY_URL,
-        client: httpx.AsyncClient | None = None,
+        client: HttpClient | None = None,
         timeout: TimeoutArg = DEFAULT_TIMEOUT,
     ) -> None:
         super().__init__(client=client, timeout=timeout)
@@ -84,7 +83,7 @@ class WorkersAIRestBackend(RemoteBackend):
         if body.get("stream"):
             return await opened(self._stream(url, headers, body))
         with transport_errors(SERVICE):
-            response = await self.http().post(url, json=body, headers=headers, timeout=self.timeout)
+            response = await self.http().post(url, json=body, headers=headers, limits=self.timeout)
         if response.is_error:
             raise workers_ai_error(response)
         return _result(response)
@@ -117,7 +116,7 @@ class WorkersAIRestBackend(RemoteBackend):
         headers = {**headers, "accept": "text/event-stream"}
         with transport_errors(SERVICE):
             async with self.http().stream(
-                "POST", url, json=body, headers=headers, timeout=self.timeout
+                "POST", url, json=body, headers=headers, limits=self.timeout
             ) as response:
                 if response.is_error:
                     await response.aread()
@@ -147,7 +146,7 @@ class WorkersAIRestBackend(RemoteBackend):
                 yield DONE_FRAME
 
 
-def workers_ai_error(response: httpx.Response) -> ApiError:
+def workers_ai_error(response: Response) -> ApiError:
     """The typed error for a failed REST call: by Workers AI's code, else by HTTP status."""
     payload = read_json(response)
     errors = payload.get("errors") if isinstance(payload, dict) else None
@@ -169,7 +168,7 @@ def _code(raw: Any) -> int | None:
         return None
 
 
-def _result(response: httpx.Response) -> RunResult:
+def _result(response: Response) -> RunResult:
     payload = read_json(response)
     if not isinstance(payload, dict):
         raise BackendError(f"{SERVICE} answered with a body that is not a JSON object")

@@ -3,7 +3,7 @@
 One upstream, seen two ways: through the Worker's ``env.AI`` binding
 (``platform.workers``) and through Cloudflare's REST API (``platform.remote_workers_ai``).
 Both send the same inputs and get the same result objects, so both normalise them here.
-Pure functions on plain data: no httpx, no ``js`` — importable on either host.
+Pure functions on plain data: no HTTP client, no ``js`` — importable on either host.
 
 ``usage`` is passed on as the upstream sent it (absent when it sent none), so that the
 generation service can tell "no usage reported" from "zero tokens"; the REST backends
