@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from llm_api.errors import ApiError
+from llm_api.host_tuning import LOOPS, LoopUnavailable, event_loop_factory, freeze_startup_objects
 from llm_api.platform.base import Platform
 from llm_api.platform.local import BACKENDS, LocalOptions, build_local_platform
 from llm_api.platform.local_state import (
@@ -29,7 +30,8 @@ logger = logging.getLogger("llm_api")
 SERVE_EPILOG = """\
 environment variables (a flag wins over its variable):
   LLM_API_HOST, LLM_API_PORT, LLM_API_BACKEND, LLM_API_MODEL_PATH, LLM_API_CONTEXT_SIZE,
-  LLM_API_THREADS         same as the flags
+  LLM_API_THREADS, LLM_API_LOOP
+                          same as the flags
   LLM_API_DEFAULT_MODEL   catalog model used when a request names none
                           (default llama-3.2-3b-instruct)
   LLM_API_MAX_BODY_BYTES  largest accepted request body (default 1000000)
@@ -105,6 +107,13 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "folder, %(default)r; '' serves none)",
     )
     serve.add_argument(
+        "--loop",
+        choices=LOOPS,
+        default=env.get("LLM_API_LOOP", "auto"),
+        help="event loop: uvloop (installed with the local extra) or asyncio's own; "
+        "auto picks uvloop when importable (default %(default)s)",
+    )
+    serve.add_argument(
         "--log-level",
         default=env.get("LLM_API_LOG_LEVEL", "info"),
         choices=["debug", "info", "warning", "error"],
@@ -160,10 +169,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             state_dir=args.state_dir,
         )
         platform = build_local_platform(options, env)
-    except ConfigError as exc:
+        loop_factory = event_loop_factory(args.loop)
+    except (ConfigError, LoopUnavailable) as exc:
         print(f"llm-api: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_serve(platform, args))
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(_serve(platform, args))
 
 
 async def _serve(platform: Platform, args: argparse.Namespace) -> int:
@@ -198,6 +209,8 @@ async def _serve(platform: Platform, args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
+    frozen = freeze_startup_objects()
+    logger.debug("froze %d start-up objects out of the garbage collector's scans", frozen)
     logger.info("serving on http://%s:%d with backend %s", args.host, args.port, platform.ai.engine)
     if static_dir is not None:
         logger.info("playground: http://%s:%d/ (files from %s)", args.host, args.port, static_dir)
