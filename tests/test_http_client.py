@@ -301,6 +301,22 @@ def test_leaving_a_stream_early_closes_its_connection() -> None:
     run(go())
 
 
+def test_a_body_read_to_its_end_is_pooled_even_if_the_caller_then_fails() -> None:
+    async def go() -> None:
+        async with scripted(answering(chunked(b"data: [DONE]\n\n"), ok(b"next"))) as seen:
+            client = HttpClient()
+            with pytest.raises(KeyError):
+                async with client.stream("POST", seen["url"], json={}) as response:
+                    await response.aread()
+                    raise KeyError("the caller's own error")
+            assert client.idle_connections() == 1
+            assert (await client.post(seen["url"], json={})).content == b"next"
+            await client.aclose()
+        assert seen["connections"] == 1
+
+    run(go())
+
+
 # --- failures --------------------------------------------------------------------------
 
 

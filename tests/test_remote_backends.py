@@ -465,6 +465,33 @@ def test_closing_a_stream_early_closes_the_upstream(
     assert wait_for_outcome(fake, key) == "disconnected"
 
 
+@pytest.mark.parametrize("which", [0, 1], ids=["workers-ai", "openai"])
+def test_a_stream_read_up_to_done_leaves_its_connection_pooled(
+    workers_ai: FakeWorkersAI, openai_fake: FakeOpenAI, which: int
+) -> None:
+    """The app stops reading at ``[DONE]``; the upstream connection must still be reused
+    (else every stream pays a new TCP, and on the real APIs TLS, connection)."""
+    _fake, make = backends(workers_ai, openai_fake)[which]
+
+    async def scenario() -> list[tuple[int, int]]:
+        backend = make()
+        pooled = []
+        try:
+            for _ in range(3):
+                stream = await backend.run(MODEL, {"prompt": "hello", "stream": True})
+                async for chunk in stream:
+                    if b"[DONE]" in chunk:
+                        break
+                await stream.aclose()
+                http = backend.http()
+                pooled.append((http.idle_connections(), http.connections_in_use()))
+        finally:
+            await backend.aclose()
+        return pooled
+
+    assert asyncio.run(scenario()) == [(1, 0)] * 3
+
+
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 def test_unreachable_upstream_is_a_502(stream: bool) -> None:
     for backend, name in [

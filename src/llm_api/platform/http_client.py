@@ -345,16 +345,14 @@ class HttpClient:
         self._in_use += 1
         try:
             yield response
-        except BaseException:
-            conn.close()
-            raise
-        else:
+        finally:
+            # Whatever the caller did (an error or a cancellation included), a body read
+            # to its end leaves the connection clean: it goes back to the pool.
+            self._in_use -= 1
             if body.complete and body.reusable and not self._closed:
                 self._release(origin, proxy, conn)
             else:
                 conn.close()
-        finally:
-            self._in_use -= 1
 
     async def _send(
         self, origin: _Origin, proxy: _Proxy | None, request: bytes, limits: Timeout

@@ -6,11 +6,13 @@ themselves live in ``remote_workers_ai`` and ``remote_openai``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import email.utils
 import socket
 import ssl
 import time
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -112,6 +114,21 @@ async def opened(stream: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, N
     """
     await anext(stream)
     return stream
+
+
+#: How long a stream's body may stay open after its ``[DONE]`` before we stop waiting.
+DRAIN_TIMEOUT_S = 0.5
+
+
+async def drain(rest: AsyncIterator[Any]) -> None:
+    """Read what follows ``[DONE]`` (the end of the chunked body, usually in the same
+    packet), so the client puts the connection back in its pool instead of closing it: else
+    every stream pays for a new TCP (and TLS) connection. Bounded: an upstream that keeps
+    the body open after ``[DONE]`` costs at most this wait, then is closed as before."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DRAIN_TIMEOUT_S):
+            async for _ in rest:
+                pass
 
 
 def read_json(response: Response) -> Any:

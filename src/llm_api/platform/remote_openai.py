@@ -7,10 +7,8 @@ stream) comes back in the binding's shape, so the app cannot tell this from ``en
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +21,7 @@ from llm_api.platform.remote_http import (
     RemoteBackend,
     TimeoutArg,
     binding_tool_call,
+    drain,
     error_message,
     normalise_usage,
     opened,
@@ -42,7 +41,6 @@ from llm_api.streaming import (
 )
 
 SERVICE = "the upstream model server"
-DRAIN_TIMEOUT_S = 0.5
 
 #: Inputs sent under the same name. ``top_k`` and ``repetition_penalty`` are not OpenAI
 #: parameters, but vLLM, llama.cpp's server and Ollama read them from the body, and
@@ -103,6 +101,7 @@ class OpenAICompatibleBackend(RemoteBackend):
 
     async def _stream(self, body: dict[str, Any]) -> AsyncGenerator[bytes, None]:
         headers = {**self._headers, "accept": "text/event-stream"}
+        state = _StreamState()
         with transport_errors(SERVICE):
             async with self.http().stream(
                 "POST", self._url, json=body, headers=headers, limits=self.timeout
@@ -111,7 +110,6 @@ class OpenAICompatibleBackend(RemoteBackend):
                     await response.aread()
                     raise http_error(response)
                 yield b""  # see remote_http.opened
-                state = _StreamState()
                 async with aclosing(iter_sse_data(response.aiter_bytes())) as events:
                     async for data in events:
                         if data.strip() == DONE:
@@ -121,21 +119,12 @@ class OpenAICompatibleBackend(RemoteBackend):
                         if text:
                             yield encode_response(text)
                     if state.done:
-                        await _drain(events)
-                state.check_complete()
-                yield encode_data(state.final_event())
-                yield DONE_FRAME
-
-
-async def _drain(events: AsyncIterator[str]) -> None:
-    """Read what follows ``[DONE]`` (the end of the chunked body, usually in the same
-    packet), so the client puts the connection back in its pool instead of closing it: else
-    every stream pays for a new TCP (and TLS) connection. Bounded: an upstream that keeps
-    the body open after ``[DONE]`` costs at most this wait, then is closed as before."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(DRAIN_TIMEOUT_S):
-            async for _ in events:
-                pass
+                        await drain(events)
+        # The connection is back in the pool before the last frames: a consumer that
+        # stops reading at [DONE] must not cost the next stream a new connection.
+        state.check_complete()
+        yield encode_data(state.final_event())
+        yield DONE_FRAME
 
 
 def http_error(response: Response) -> ApiError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
 from urllib.parse import quote
 
@@ -21,6 +22,7 @@ from llm_api.platform.remote_http import (
     DEFAULT_TIMEOUT,
     RemoteBackend,
     TimeoutArg,
+    drain,
     error_message,
     normalise_usage,
     opened,
@@ -130,16 +132,20 @@ class WorkersAIRestBackend(RemoteBackend):
                         yield frame
                     return
                 yield b""  # see remote_http.opened
-                parser, done, tail = SSEParser(), False, b""
-                async for chunk in response.aiter_bytes():
-                    if not chunk:
-                        continue
-                    yield chunk
-                    tail = (tail + chunk)[-4:]
-                    if any(data.strip() == DONE for data in parser.feed(chunk)):
-                        done = True
-                        break
-        if not done:  # guarantee the binding's ending, whatever upstream did
+                parser, last, tail = SSEParser(), b"", b""
+                async with aclosing(response.aiter_bytes()) as chunks:
+                    async for chunk in chunks:
+                        if not chunk:
+                            continue
+                        tail = (tail + chunk)[-4:]
+                        if any(data.strip() == DONE for data in parser.feed(chunk)):
+                            last = chunk  # sent once the connection is back in the pool
+                            await drain(chunks)
+                            break
+                        yield chunk
+        if last:
+            yield last
+        else:  # guarantee the binding's ending, whatever upstream did
             if not tail.endswith((b"\n\n", b"\r\n\r\n", b"\r\r")):
                 yield b"\n\n"
             if not any(data.strip() == DONE for data in parser.close()):
