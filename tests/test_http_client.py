@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import itertools
 import json
 import ssl
 from collections.abc import Awaitable, Callable
@@ -17,9 +18,11 @@ from typing import Any
 
 import pytest
 import trustme
+from hypothesis import given
+from hypothesis import strategies as st
 
 from llm_api.platform import http_client
-from llm_api.platform.http_client import HttpClient, Timeout
+from llm_api.platform.http_client import HttpClient, Timeout, _ChunkedDecoder
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, dict[str, Any]], Awaitable[None]]
 
@@ -226,6 +229,25 @@ def test_broken_answers_are_protocol_errors(answer: bytes) -> None:
             await client.aclose()
 
     run(go())
+
+
+@given(
+    pieces=st.lists(st.binary(min_size=1, max_size=300), max_size=8),
+    cuts=st.lists(st.integers(min_value=0, max_value=3000), max_size=12),
+    extensions=st.booleans(),
+    trailers=st.booleans(),
+)
+def test_chunked_decoding_does_not_depend_on_where_reads_split(
+    pieces: list[bytes], cuts: list[int], extensions: bool, trailers: bool
+) -> None:
+    wire = chunked(*pieces, extensions=extensions, trailers=trailers).split(b"\r\n\r\n", 1)[1]
+    decoder, body = _ChunkedDecoder(), b""
+    bounds = [0, *sorted(c % (len(wire) + 1) for c in cuts), len(wire)]
+    for start, end in itertools.pairwise(bounds):
+        assert not decoder.done or start == end == len(wire)
+        body += b"".join(decoder.feed(wire[start:end]))
+    assert decoder.done and decoder.leftover == b""
+    assert body == b"".join(pieces)
 
 
 # --- keep-alive ------------------------------------------------------------------------

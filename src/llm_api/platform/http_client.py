@@ -226,18 +226,33 @@ class _Body:
         self.inflate = zlib.decompressobj(wbits=31) if coding == "gzip" else None
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        if self.chunked:
-            raw = self._chunked()
-        elif self.length is not None:
-            raw = self._sized(self.length)
-        else:
-            raw = self._until_close()
-        async for data in raw:
-            if self.inflate is not None:
-                data = self.inflate.decompress(data)
-                if not data:
-                    continue
-            yield data
+        # One awaited read per network read, whatever the framing: the chunked framing is
+        # decoded from what each read returned (an SSE token is usually one chunk in one
+        # packet), so a streamed token costs one read and one timer, not three of each.
+        reader = self.conn.reader
+        chunks = _ChunkedDecoder() if self.chunked else None
+        remaining = self.length
+        while remaining != 0:
+            size = READ_SIZE if remaining is None else min(remaining, READ_SIZE)
+            data = await self._read(reader.read(size))
+            if not data:
+                if chunks is not None or remaining is not None:
+                    raise RemoteProtocolError("the server closed the connection mid-answer")
+                break  # a body framed by the connection's end
+            if chunks is not None:
+                pieces = chunks.feed(data)
+                if chunks.done:
+                    self.reusable = self.reusable and not chunks.leftover
+                    remaining = 0
+            else:
+                pieces = [data]
+                if remaining is not None:
+                    remaining -= len(data)
+            for piece in pieces:
+                if self.inflate is not None:
+                    piece = self.inflate.decompress(piece)
+                if piece:
+                    yield piece
         self.complete = True
 
     async def _read(self, coroutine: Any) -> Any:
@@ -246,43 +261,70 @@ class _Body:
                 return await coroutine
         except TimeoutError:
             raise ReadTimeout("no data from the server in time") from None
-        except asyncio.IncompleteReadError:
-            raise RemoteProtocolError("the server closed the connection mid-answer") from None
-        except asyncio.LimitOverrunError:
-            raise RemoteProtocolError("a chunk header line is too long") from None
         except OSError as exc:
             raise RemoteProtocolError(f"the connection broke: {type(exc).__name__}") from exc
 
-    async def _sized(self, remaining: int) -> AsyncIterator[bytes]:
-        reader = self.conn.reader
-        while remaining > 0:
-            data = await self._read(reader.read(min(remaining, READ_SIZE)))
-            if not data:
-                raise RemoteProtocolError("the server closed the connection mid-answer")
-            remaining -= len(data)
-            yield data
 
-    async def _chunked(self) -> AsyncIterator[bytes]:
-        reader = self.conn.reader
-        while True:
-            line = await self._read(reader.readuntil(b"\r\n"))
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise RemoteProtocolError(f"bad chunk size line: {line[:40]!r}") from None
-            if size == 0:
-                while await self._read(reader.readuntil(b"\r\n")) != b"\r\n":
-                    pass  # trailers: ignored
-                return
-            async for data in self._sized(size):
-                yield data
-            if await self._read(reader.readexactly(2)) != b"\r\n":
-                raise RemoteProtocolError("a chunk does not end with CRLF")
+class _ChunkedDecoder:
+    """``Transfer-Encoding: chunked``, decoded from bytes as they arrive.
 
-    async def _until_close(self) -> AsyncIterator[bytes]:
-        reader = self.conn.reader
-        while data := await self._read(reader.read(READ_SIZE)):
-            yield data
+    ``feed`` returns the body bytes found so far; ``done`` turns true after the last
+    chunk and its trailers (ignored); ``leftover`` is anything the server sent after
+    that, which makes the connection unfit for reuse.
+    """
+
+    MAX_LINE = 4096
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.remaining = 0  # body bytes still due in the current chunk
+        self.state = "size"  # size | data | crlf | trailers | done
+        self.leftover = b""
+
+    @property
+    def done(self) -> bool:
+        return self.state == "done"
+
+    def feed(self, data: bytes) -> list[bytes]:
+        buffer = self.buffer + data if self.buffer else data
+        pieces: list[bytes] = []
+        while buffer:
+            if self.state == "data":
+                piece = buffer[: self.remaining]
+                buffer = buffer[len(piece) :]
+                self.remaining -= len(piece)
+                pieces.append(piece)
+                if self.remaining == 0:
+                    self.state = "crlf"
+            elif self.state == "crlf":
+                if len(buffer) < 2:
+                    break
+                if buffer[:2] != b"\r\n":
+                    raise RemoteProtocolError("a chunk does not end with CRLF")
+                buffer = buffer[2:]
+                self.state = "size"
+            elif self.state == "done":
+                self.leftover, buffer = buffer, b""
+            else:  # a size line, or a trailer line
+                end = buffer.find(b"\r\n")
+                if end < 0:
+                    if len(buffer) > self.MAX_LINE:
+                        raise RemoteProtocolError("a chunk header line is too long")
+                    break
+                line, buffer = buffer[:end], buffer[end + 2 :]
+                if self.state == "trailers":
+                    if not line:
+                        self.state = "done"
+                    continue
+                try:
+                    self.remaining = int(line.split(b";", 1)[0].strip(), 16)
+                except ValueError:
+                    raise RemoteProtocolError(f"bad chunk size line: {line[:40]!r}") from None
+                if self.remaining < 0:
+                    raise RemoteProtocolError(f"bad chunk size line: {line[:40]!r}")
+                self.state = "data" if self.remaining else "trailers"
+        self.buffer = buffer
+        return pieces
 
 
 class HttpClient:
