@@ -17,6 +17,7 @@ from typing import Any
 
 from llm_api.errors import BackendError, BackendTimeout, InvalidModelOutput
 from llm_api.platform.base import AIBinding, RunResult, SSEByteStream
+from llm_api.watchdog import Watchdog
 
 logger = logging.getLogger("llm_api.resilience")
 
@@ -77,16 +78,31 @@ class ResilientAI:
 async def _replay(
     first: bytes, rest: AsyncIterator[bytes], deadline: float
 ) -> AsyncIterator[bytes]:
+    watchdog: Watchdog | None = None
     try:
         if first:
             yield first
+        # One timer for the whole stream, not one per chunk (llm_api/watchdog.py).
+        watchdog = Watchdog(max(0.0, _left(deadline)), idle=False)
         while True:
             try:
-                chunk = await _within(anext(rest), deadline, "the whole answer")
+                task = watchdog.start()
+            except TimeoutError:
+                raise _too_long("the whole answer") from None
+            try:
+                chunk = await anext(rest)
             except StopAsyncIteration:
                 return
+            except asyncio.CancelledError:
+                if watchdog.expired_on(task):
+                    raise _too_long("the whole answer") from None
+                raise
+            finally:
+                watchdog.stop()
             yield chunk
     finally:
+        if watchdog is not None:
+            watchdog.close()
         await _close(rest)
 
 
@@ -97,7 +113,11 @@ async def _within(awaitable: Any, deadline: float, what: str) -> Any:
         async with asyncio.timeout(max(0.0, _left(deadline))):
             return await awaitable
     except TimeoutError:
-        raise BackendTimeout(f"the model backend took too long to produce {what}") from None
+        raise _too_long(what) from None
+
+
+def _too_long(what: str) -> BackendTimeout:
+    return BackendTimeout(f"the model backend took too long to produce {what}")
 
 
 def _retry_wait(error: BackendError, attempt: int) -> float | None:

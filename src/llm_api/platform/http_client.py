@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from llm_api.watchdog import Watchdog
+
 USER_AGENT = "llm-api"
 MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 64 * 1024 * 1024  # a whole (non-streamed) answer; a broken upstream stops here
@@ -232,37 +234,47 @@ class _Body:
         reader = self.conn.reader
         chunks = _ChunkedDecoder() if self.chunked else None
         remaining = self.length
-        while remaining != 0:
-            size = READ_SIZE if remaining is None else min(remaining, READ_SIZE)
-            data = await self._read(reader.read(size))
-            if not data:
-                if chunks is not None or remaining is not None:
-                    raise RemoteProtocolError("the server closed the connection mid-answer")
-                break  # a body framed by the connection's end
-            if chunks is not None:
-                pieces = chunks.feed(data)
-                if chunks.done:
-                    self.reusable = self.reusable and not chunks.leftover
-                    remaining = 0
-            else:
-                pieces = [data]
-                if remaining is not None:
-                    remaining -= len(data)
-            for piece in pieces:
-                if self.inflate is not None:
-                    piece = self.inflate.decompress(piece)
-                if piece:
-                    yield piece
+        watchdog = Watchdog(self.read_timeout, idle=True)
+        try:
+            while remaining != 0:
+                size = READ_SIZE if remaining is None else min(remaining, READ_SIZE)
+                data = await _read(reader, size, watchdog)
+                if not data:
+                    if chunks is not None or remaining is not None:
+                        raise RemoteProtocolError("the server closed the connection mid-answer")
+                    break  # a body framed by the connection's end
+                if chunks is not None:
+                    pieces = chunks.feed(data)
+                    if chunks.done:
+                        self.reusable = self.reusable and not chunks.leftover
+                        remaining = 0
+                else:
+                    pieces = [data]
+                    if remaining is not None:
+                        remaining -= len(data)
+                for piece in pieces:
+                    if self.inflate is not None:
+                        piece = self.inflate.decompress(piece)
+                    if piece:
+                        yield piece
+        finally:
+            watchdog.close()
         self.complete = True
 
-    async def _read(self, coroutine: Any) -> Any:
-        try:
-            async with asyncio.timeout(self.read_timeout):
-                return await coroutine
-        except TimeoutError:
+
+async def _read(reader: asyncio.StreamReader, size: int, watchdog: Watchdog) -> bytes:
+    """One read of up to ``size`` bytes, bounded by ``watchdog`` (the body's idle limit)."""
+    task = watchdog.start()
+    try:
+        return await reader.read(size)
+    except asyncio.CancelledError:
+        if watchdog.expired_on(task):
             raise ReadTimeout("no data from the server in time") from None
-        except OSError as exc:
-            raise RemoteProtocolError(f"the connection broke: {type(exc).__name__}") from exc
+        raise
+    except OSError as exc:
+        raise RemoteProtocolError(f"the connection broke: {type(exc).__name__}") from exc
+    finally:
+        watchdog.stop()
 
 
 class _ChunkedDecoder:
