@@ -94,6 +94,7 @@ class RecordedRequest:
 class UpstreamState:
     token: str | None = None
     slow_seconds: float = 2.0
+    piece_delay: float = PIECE_DELAY  # between streamed pieces
     requests: list[RecordedRequest] = field(default_factory=list)
     outcomes: dict[str, str] = field(default_factory=dict)
     _gates: dict[str, threading.Event] = field(default_factory=dict)
@@ -316,7 +317,7 @@ async def _wa_frames(
         yield sse({"response": piece, "p": "abcdef"[: index + 1]})
         if name == "gated" and index == 0:
             await state.wait_gate(text)
-        await asyncio.sleep(PIECE_DELAY)
+        await asyncio.sleep(state.piece_delay)
     final: dict[str, Any] = {"response": "", "usage": usage(body, len(REPLY))}
     if name in ("tool", "twotools"):
         final["tool_calls"] = [{"name": n, "arguments": a} for n, a in calls_for(name)]
@@ -454,7 +455,7 @@ async def _oa_frames(
         pieces, finish = [], "tool_calls"
         for delta in _tool_deltas(name):
             yield _chunk(body, delta)
-            await asyncio.sleep(PIECE_DELAY)
+            await asyncio.sleep(state.piece_delay)
     for index, piece in enumerate(pieces):
         frame = _chunk(body, {"content": piece})
         if name == "unicode":  # cut the frame's bytes every 3 bytes, inside characters too
@@ -470,7 +471,7 @@ async def _oa_frames(
             return
         if name == "gated" and index == 0:
             await state.wait_gate(text)
-        await asyncio.sleep(PIECE_DELAY)
+        await asyncio.sleep(state.piece_delay)
     if name == "noend":
         return
     yield _chunk(body, {}, finish)

@@ -118,6 +118,9 @@ def origins() -> Iterator[tuple[str, str]]:
 def gateway(origins: tuple[str, str]) -> Iterator[Server]:
     allowed, _ = origins
     with openai_upstream() as fake:
+        # pieces 0.1 s apart: the page reads the stream as it comes even when a busy
+        # machine starts the read late (at 10 ms apart it could find it all buffered)
+        fake.state.piece_delay = 0.1
         env = {"OPENAI_BASE_URL": fake.base_url, "ALLOWED_ORIGINS": allowed}
         with running_server(["--backend", "openai"], env) as server:
             yield server
