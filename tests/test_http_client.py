@@ -505,6 +505,29 @@ def test_plain_http_through_a_proxy_sends_the_absolute_url_and_no_proxy_bypasses
     run(go())
 
 
+def test_a_proxy_that_refuses_the_tunnel_is_a_connect_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def refusing(r: asyncio.StreamReader, w: asyncio.StreamWriter, seen: dict) -> None:
+        seen["requests"].append(await r.readuntil(b"\r\n\r\n"))
+        w.write(b"HTTP/1.1 407 Proxy Authentication Required\r\ncontent-length: 0\r\n\r\n")
+        await w.drain()
+
+    async def go() -> None:
+        async with scripted(refusing) as proxy:
+            monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy['port']}")
+            monkeypatch.delenv("NO_PROXY", raising=False)
+            monkeypatch.delenv("no_proxy", raising=False)
+            client = HttpClient()
+            with pytest.raises(http_client.ConnectError, match="407"):
+                await client.post("https://api.example.test/v1/x", json={})
+            assert client.connections_in_use() == 0
+            await client.aclose()
+        assert proxy["requests"][0].startswith(b"CONNECT api.example.test:443 HTTP/1.1")
+
+    run(go())
+
+
 def test_the_body_is_sent_as_json() -> None:
     payload = {"messages": [{"role": "user", "content": "ça va ? 👋"}], "n": 1.5}
 

@@ -522,7 +522,10 @@ def default_ssl_context() -> ssl.SSLContext:
 
 async def _tunnel(conn: _Connection, proxy: _Proxy) -> None:
     """``CONNECT`` through an HTTP proxy to the origin; TLS then runs inside the tunnel."""
-    lines = [f"CONNECT {conn.origin.authority} HTTP/1.1", f"host: {conn.origin.authority}"]
+    origin = conn.origin
+    host = f"[{origin.host}]" if ":" in origin.host else origin.host
+    target = f"{host}:{origin.port}"  # CONNECT's authority-form always names the port
+    lines = [f"CONNECT {target} HTTP/1.1", f"host: {target}"]
     if proxy.authorization:
         lines.append(f"proxy-authorization: {proxy.authorization}")
     conn.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
