@@ -387,7 +387,8 @@ class HttpClient:
         limits: Timeout | None = None,
     ) -> AsyncIterator[Response]:
         """Send the request; the response's head is read, its body is for the caller to
-        iterate. Leaving the block early (or failing) closes the connection."""
+        iterate. Leaving the block before the body's end closes the connection; a body
+        read to its end returns it to the pool."""
         if self._closed:
             raise RuntimeError("the client is closed")
         limits = limits or self.timeout
