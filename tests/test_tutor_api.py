@@ -14,18 +14,8 @@ from llm_api.errors import ContextOverflow
 from llm_api.schemas.tutor import SessionSummaryRequest
 from llm_api.services.tutor import summary, topics
 from tests.scripted_ai import ScriptedAI
+from tests.tutor_seed import SEED_FEEDBACK, SEED_PARTICIPANTS
 
-SEED_FEEDBACK = {
-    "analysis": {
-        "grammar": 75,
-        "vocabulary": 68,
-        "fluency": 72,
-        "pronunciation": 65,
-        "taskAchievement": 78,
-        "interaction": 70,
-    },
-    "level": "B1",
-}
 WORDING = {
     "overall": "You communicate clearly and complete tasks with confidence.",
     "strengths": ["You complete speaking tasks fully.", "Your sentences are accurate."],
@@ -53,7 +43,7 @@ SEED_SUMMARY = {
     "transcript": "Student: Hello, how are you today? Teacher: I'm doing well, thank you. "
     "How was your weekend? Student: It was great! I went to the park with my family...",
     "duration": 1800,
-    "participants": ["Student123", "Teacher456"],
+    "participants": SEED_PARTICIPANTS,
 }
 NOTES = {
     "keyPoints": ["Greetings and small talk", "Talking about the weekend"],

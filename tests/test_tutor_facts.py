@@ -15,20 +15,12 @@ from llm_api.services.tutor.speaking_time import (
 from llm_api.services.tutor.summary import split_transcript
 from llm_api.services.tutor.vocabulary import Transcript, used_vocabulary
 from llm_api.services.tutor.wording import one_line, sentence
+from tests.tutor_seed import SEED_ANALYSIS, SEED_PARTICIPANTS
 
 SEED_TRANSCRIPT = (
     "Student: Hello, how are you today? Teacher: I'm doing well, thank you. How was your "
     "weekend? Student: It was great! I went to the park with my family..."
 )
-SEED_PARTICIPANTS = ["Student123", "Teacher456"]
-SEED_ANALYSIS = {
-    "grammar": 75,
-    "vocabulary": 68,
-    "fluency": 72,
-    "pronunciation": 65,
-    "taskAchievement": 78,
-    "interaction": 70,
-}
 
 
 # -- levels --------------------------------------------------------------------------

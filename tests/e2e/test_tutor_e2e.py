@@ -13,17 +13,8 @@ from typing import Any
 
 import httpx
 
-FEEDBACK_REQUEST = {
-    "analysis": {
-        "grammar": 75,
-        "vocabulary": 68,
-        "fluency": 72,
-        "pronunciation": 65,
-        "taskAchievement": 78,
-        "interaction": 70,
-    },
-    "level": "B1",
-}
+from tests.tutor_seed import SEED_FEEDBACK, SEED_PARTICIPANTS
+
 TOPICS_REQUEST = {"level": "B1", "interests": ["technology", "travel", "cooking"]}
 SUMMARY_REQUEST = {
     "transcript": "Student: Hello, how are you today? Teacher: I'm doing well, thank you. "
@@ -31,7 +22,7 @@ SUMMARY_REQUEST = {
     "we had a picnic. Teacher: That sounds lovely. What did you eat? Student: We ate "
     "sandwiches and fresh strawberries.",
     "duration": 1800,
-    "participants": ["Student123", "Teacher456"],
+    "participants": SEED_PARTICIPANTS,
 }
 SUMMARY_KEYS = [
     "keyPoints",
@@ -56,7 +47,7 @@ def post(http: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_level_feedback_has_five_sections_with_the_real_numbers(http: httpx.Client) -> None:
-    body = post(http, "/api/llm/level-feedback", FEEDBACK_REQUEST)
+    body = post(http, "/api/llm/level-feedback", SEED_FEEDBACK)
     assert list(body) == ["feedback"]
     feedback = body["feedback"]
     headings = [
@@ -86,7 +77,7 @@ def test_level_feedback_has_five_sections_with_the_real_numbers(http: httpx.Clie
 
 
 def test_level_feedback_for_c2_aims_at_mastery(http: httpx.Client) -> None:
-    body = post(http, "/api/llm/level-feedback", {**FEEDBACK_REQUEST, "level": "c2"})
+    body = post(http, "/api/llm/level-feedback", {**SEED_FEEDBACK, "level": "c2"})
     assert "\nNext Steps to C2 Mastery:\n" in body["feedback"]
     assert body["feedback"].startswith("Overall Assessment:\nAt C2 (Proficiency)")
 
@@ -134,7 +125,7 @@ def test_session_summary_treats_injected_instructions_as_data(http: httpx.Client
 
 def test_bad_input_is_a_400_naming_the_field(http: httpx.Client) -> None:
     cases = [
-        ("/api/llm/level-feedback", {**FEEDBACK_REQUEST, "level": "B7"}, "level"),
+        ("/api/llm/level-feedback", {**SEED_FEEDBACK, "level": "B7"}, "level"),
         ("/api/llm/conversation-topics", {**TOPICS_REQUEST, "interests": []}, "interests"),
         ("/api/llm/session-summary", {**SUMMARY_REQUEST, "transcript": " "}, "transcript"),
     ]
