@@ -68,7 +68,8 @@ async def chat_completions(body: ChatCompletionRequest, platform: PlatformDep) -
         items = await open_stream(platform.ai, request)
         return sse_response(items, encoder.encode, encoder.encode_error, headers)
     completion = await complete(platform.ai, request)
-    # Returned as is: re-validating through the response model would add `null` fields.
+    # Already dumped from the ChatCompletion model; returned as is, because FastAPI's
+    # response_model pass would add `tool_calls: null` to a message without calls.
     return JSONResponse(completion_object(completion, request.model.id), headers=headers)
 
 

@@ -13,6 +13,8 @@ import uuid
 from typing import Any
 
 from llm_api.errors import ApiError, Family, error_body
+from llm_api.schemas.common import Usage
+from llm_api.schemas.openai import ChatCompletion, Choice, ResponseMessage
 from llm_api.services.generation import Completion, StreamEnd, StreamItem, TextDelta
 from llm_api.streaming import encode_data, json_string
 
@@ -37,25 +39,20 @@ def openai_tool_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def completion_object(completion: Completion, model: str) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": completion.text}
-    if completion.tool_calls:
-        message["tool_calls"] = openai_tool_calls(completion.tool_calls)
-        message["content"] = completion.text or None
-    return {
-        "id": new_completion_id(),
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "finish_reason": completion.finish_reason,
-                "logprobs": None,
-            }
-        ],
-        "usage": completion.usage,
-    }
+    """A whole answer as its ``ChatCompletion`` model dumps it; the message's
+    ``tool_calls`` appears only when there are calls (then ``content`` may be null)."""
+    calls = openai_tool_calls(completion.tool_calls) if completion.tool_calls else None
+    content = (completion.text or None) if calls else completion.text
+    message = ResponseMessage(content=content, tool_calls=calls)
+    body = ChatCompletion(
+        id=new_completion_id(),
+        created=int(time.time()),
+        model=model,
+        choices=[Choice(index=0, message=message, finish_reason=completion.finish_reason)],
+        usage=Usage.model_validate(completion.usage),
+    )
+    absent = None if calls else {"choices": {0: {"message": {"tool_calls"}}}}
+    return body.model_dump(exclude=absent)
 
 
 class ChunkEncoder:
