@@ -26,7 +26,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from servers import LLM_API, create_key, free_port, parse_variant, start, wait_ready
+from servers import (
+    LLM_API,
+    add_variant_argument,
+    create_key,
+    free_port,
+    parse_variant,
+    start,
+    wait_ready,
+)
 
 from llm_api.platform.embedded import EmbeddedBackend, _model_params, default_model_path
 
@@ -61,46 +69,57 @@ def direct_model() -> tuple[Any, list[int]]:
     return llm, llm.tokenize(prompt.encode(), add_bos=False, special=True)
 
 
+class Reading:
+    """Text pieces as a client sees them arrive: when the first and the last came."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.first = self.last = self.started
+        self.pieces: list[str] = []
+
+    def piece(self, text: str | None) -> None:
+        if not text:
+            return
+        now = time.perf_counter()
+        if not self.pieces:
+            self.first = now
+        self.pieces.append(text)
+        self.last = now
+
+    def result(self, count: int) -> dict[str, Any]:
+        span = self.last - self.first
+        return {
+            "text": "".join(self.pieces),
+            "tokens": count,
+            "ttft_ms": (self.first - self.started) * 1000,
+            "tokens_per_s": (count - 1) / span if span > 0 else float("nan"),
+        }
+
+
 def run_direct(llm: Any, tokens: list[int], max_tokens: int) -> dict[str, Any]:
     llm.reset()  # as the backend does: no KV cache carried over from the last run
-    started = time.perf_counter()
-    first = last = started
-    text, count = [], 0
+    reading, count = Reading(), 0
     for chunk in llm.create_completion(tokens, max_tokens=max_tokens, temperature=0.0, stream=True):
-        piece = chunk["choices"][0]["text"]
-        now = time.perf_counter()
-        if piece and not text:
-            first = now
-        if piece:
-            text.append(piece)
-            last = now
+        reading.piece(chunk["choices"][0]["text"])
         count += 1
-    return result("".join(text), count, started, first, last)
+    return reading.result(count)
 
 
 def run_direct_tokens(llm: Any, tokens: list[int], max_tokens: int) -> dict[str, Any]:
     """The leanest way to drive llama.cpp from Python: its token generator, detokenized
     one token at a time (what the embedded backend does, minus everything else)."""
     llm.reset()
-    started = time.perf_counter()
-    first = last = started
-    text, count = [], 0
+    reading, count = Reading(), 0
     generator = llm.generate(tokens, temp=0.0)
     try:
         for token in generator:
             if llm.token_eos() == token or count >= max_tokens:
                 break
             count += 1
-            piece = llm.detokenize([token]).decode("utf-8", errors="replace")
-            now = time.perf_counter()
-            if piece and not text:
-                first = now
-            if piece:
-                text.append(piece)
-                last = now
+            reading.piece(llm.detokenize([token]).decode("utf-8", errors="replace"))
     finally:
         generator.close()
-    return result("".join(text), count, started, first, last)
+    return reading.result(count)
 
 
 def run_api(url: str, key: str, max_tokens: int) -> dict[str, Any]:
@@ -113,9 +132,7 @@ def run_api(url: str, key: str, max_tokens: int) -> dict[str, Any]:
         "stream_options": {"include_usage": True},
     }
     headers = {"authorization": f"Bearer {key}"}
-    text, count = [], 0
-    started = time.perf_counter()
-    first = last = started
+    reading, count = Reading(), 0
     with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, headers=headers,
                       timeout=120) as response:  # fmt: skip
         response.raise_for_status()
@@ -126,24 +143,8 @@ def run_api(url: str, key: str, max_tokens: int) -> dict[str, Any]:
             if chunk.get("usage"):
                 count = chunk["usage"]["completion_tokens"]
             for choice in chunk["choices"]:
-                piece = choice["delta"].get("content")
-                if piece:
-                    now = time.perf_counter()
-                    if not text:
-                        first = now
-                    text.append(piece)
-                    last = now
-    return result("".join(text), count, started, first, last)
-
-
-def result(text: str, count: int, started: float, first: float, last: float) -> dict[str, Any]:
-    span = last - first
-    return {
-        "text": text,
-        "tokens": count,
-        "ttft_ms": (first - started) * 1000,
-        "tokens_per_s": (count - 1) / span if span > 0 else float("nan"),
-    }
+                reading.piece(choice["delta"].get("content"))
+    return reading.result(count)
 
 
 def serve_embedded(
@@ -186,14 +187,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10, help="rounds (one run per side each)")
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--json", help="write every run's figures to this file")
-    parser.add_argument(
-        "--variant",
-        action="append",
-        default=[],
-        metavar="NAME=PYTHONPATH[,VAR=VALUE...]",
-        help="one more API server, run with this PYTHONPATH (empty: none) and these "
-        "environment variables (repeatable)",
-    )
+    add_variant_argument(parser, "one more API server")
     args = parser.parse_args()
     llm, tokens = direct_model()
     runs: dict[str, list[dict[str, Any]]] = {"direct": []}

@@ -27,6 +27,7 @@ from pathlib import Path
 from loadgen import chat_body, run
 from servers import (
     LLM_API,
+    add_variant_argument,
     cpu_seconds,
     create_key,
     free_port,
@@ -196,14 +197,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=20, help="chunks per upstream stream")
     parser.add_argument("--pace-ms", type=float, default=5.0, help="upstream pause per chunk")
     parser.add_argument("--no-litellm", action="store_true")
-    parser.add_argument(
-        "--variant",
-        action="append",
-        default=[],
-        metavar="NAME=PYTHONPATH[,VAR=VALUE...]",
-        help="one more llm-api target, run with this PYTHONPATH (empty: none) and these "
-        "environment variables (repeatable)",
-    )
+    add_variant_argument(parser, "one more llm-api target")
     parser.add_argument("--json", help="write every round's figures to this file")
     args = parser.parse_args()
     results = measure(args)

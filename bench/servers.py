@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import subprocess
@@ -78,6 +79,18 @@ def create_key(state_dir: str) -> str:
         capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
     return created.stdout.strip().splitlines()[-1]
+
+
+def add_variant_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--variant NAME=PYTHONPATH[,VAR=VALUE...]``, repeatable; read with parse_variant."""
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=PYTHONPATH[,VAR=VALUE...]",
+        help=f"{what}, run with this PYTHONPATH (empty: none) and these environment "
+        "variables (repeatable)",
+    )
 
 
 def parse_variant(spec: str) -> tuple[str, dict[str, str]]:
