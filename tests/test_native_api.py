@@ -332,3 +332,21 @@ def test_too_many_messages_is_a_400(client):
     response = client.post("/api/llm/chat/completions", json={"messages": messages})
     assert response.status_code == 400
     assert "messages: List should have at most 500 items" in response.json()["error"]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/api/llm/generate", {"prompt": "hi"}),
+        ("/api/llm/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}),
+        ("/api/v1/llm/chat", {"messages": [{"role": "user", "content": "hi"}]}),
+        ("/v1/chat/completions", {"model": "llama-3.1-8b-instruct",
+                                  "messages": [{"role": "user", "content": "hi"}]}),
+    ],
+)  # fmt: skip
+def test_every_generation_answer_names_its_backend(client, path, body, stream):
+    with client.stream("POST", path, json={**body, "stream": stream}) as response:
+        response.read()
+    assert response.status_code == 200, response.text
+    assert response.headers["x-llm-backend"] == "scripted"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
 from llm_api.accounting import AccountedAI
 from llm_api.errors import Unauthorized
@@ -44,3 +44,14 @@ async def get_api_key(request: Request) -> KeyRecord:
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 ApiKeyDep = Annotated[KeyRecord, Depends(get_api_key)]
+
+
+async def backend_headers(platform: PlatformDep, response: Response) -> dict[str, str]:
+    """``x-llm-backend``, naming the engine that answers. Set here on the answer FastAPI
+    builds from a returned model; returned for routes that build their own (streams)."""
+    headers = {"x-llm-backend": platform.ai.engine}
+    response.headers.update(headers)
+    return headers
+
+
+BackendHeaders = Annotated[dict[str, str], Depends(backend_headers)]

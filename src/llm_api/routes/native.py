@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from llm_api.catalog import MODELS, resolve_model
-from llm_api.dependencies import PlatformDep
+from llm_api.dependencies import BackendHeaders, PlatformDep
 from llm_api.errors import ApiError, Family
 from llm_api.platform.base import Platform
 from llm_api.routes.docs import GENERATION, PROTECTED, error_responses
@@ -64,7 +64,7 @@ async def list_models() -> ModelsResponse:
 
 @router.post("/generate", responses=GENERATION_DOC)
 async def generate(
-    body: GenerateRequest, platform: PlatformDep, response: Response
+    body: GenerateRequest, platform: PlatformDep, headers: BackendHeaders
 ) -> GenerateResponse:
     """Generate text from a prompt."""
     request = GenerationRequest(
@@ -73,15 +73,14 @@ async def generate(
         sampling=body.sampling(),
     )
     if body.stream:
-        return await _stream(platform, request)  # type: ignore[return-value]
+        return await _stream(platform, request, headers)  # type: ignore[return-value]
     result = await complete(platform.ai, request)
-    response.headers["x-llm-backend"] = platform.ai.engine
     return GenerateResponse(text=result.text, model=request.model.id, usage=Usage(**result.usage))
 
 
 @router.post("/chat/completions", responses=GENERATION_DOC, response_model_exclude_none=True)
 async def chat_completions(
-    body: ChatRequest, platform: PlatformDep, response: Response
+    body: ChatRequest, platform: PlatformDep, headers: BackendHeaders
 ) -> ChatResponse:
     """Chat with conversation history, JSON mode and function calling."""
     request = GenerationRequest(
@@ -93,9 +92,8 @@ async def chat_completions(
         response_format=body.response_format.to_binding() if body.response_format else None,
     )
     if body.stream:
-        return await _stream(platform, request)  # type: ignore[return-value]
+        return await _stream(platform, request, headers)  # type: ignore[return-value]
     result = await complete(platform.ai, request)
-    response.headers["x-llm-backend"] = platform.ai.engine
     return ChatResponse(
         text=result.text,
         model=request.model.id,
@@ -111,11 +109,11 @@ def _tool_choice(body: ChatRequest) -> object:
     return choice.model_dump()
 
 
-async def _stream(platform: Platform, request: GenerationRequest) -> Response:
+async def _stream(
+    platform: Platform, request: GenerationRequest, headers: dict[str, str]
+) -> Response:
     items = await open_stream(platform.ai, request)
-    return sse_response(
-        items, _encode_item, _encode_error, headers={"x-llm-backend": platform.ai.engine}
-    )
+    return sse_response(items, _encode_item, _encode_error, headers)
 
 
 def _encode_item(item: StreamItem) -> bytes:

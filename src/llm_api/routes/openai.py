@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from llm_api.catalog import MODELS, ModelInfo, resolve_model
-from llm_api.dependencies import PlatformDep
+from llm_api.dependencies import BackendHeaders, PlatformDep
 from llm_api.errors import Family, InvalidRequest
 from llm_api.routes.docs import GENERATION, PROTECTED, error_responses
 from llm_api.routes.sse import sse_response
@@ -58,10 +58,11 @@ async def retrieve_model(model_id: str) -> ModelObject:
     response_model=ChatCompletion,
     responses={**STREAM_DOC, **error_responses(Family.OPENAI, *GENERATION, 404)},
 )
-async def chat_completions(body: ChatCompletionRequest, platform: PlatformDep) -> Response:
+async def chat_completions(
+    body: ChatCompletionRequest, platform: PlatformDep, headers: BackendHeaders
+) -> Response:
     """Create a chat completion (streamed with `stream: true`)."""
     request = to_generation_request(body)
-    headers = {"x-llm-backend": platform.ai.engine}
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         encoder = ChunkEncoder(request.model.id, include_usage=include_usage, family=Family.OPENAI)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 
 from llm_api.catalog import MODELS, ModelInfo, resolve_model
-from llm_api.dependencies import PlatformDep
+from llm_api.dependencies import BackendHeaders, PlatformDep
 from llm_api.errors import Family, InvalidRequest
 from llm_api.platform.base import Platform
 from llm_api.routes.docs import GENERATION, PROTECTED, error_responses
@@ -31,38 +31,32 @@ GENERATION_DOC = error_responses(Family.NATIVE, *GENERATION)
 
 @router.post("/level-feedback", responses=GENERATION_DOC)
 async def feedback(
-    body: LevelFeedbackRequest, platform: PlatformDep, response: Response
+    body: LevelFeedbackRequest, platform: PlatformDep, _: BackendHeaders
 ) -> LevelFeedbackResponse:
     """Feedback on an assessment in five sections: Overall Assessment, Strengths, Areas for
     Improvement, Study Recommendations and Next Steps to the next CEFR level. Strengths and
     areas for improvement are the highest and lowest scores, quoted with their values."""
-    result = await level_feedback(platform.ai, _model(body.model, platform), body)
-    response.headers["x-llm-backend"] = platform.ai.engine
-    return result
+    return await level_feedback(platform.ai, _model(body.model, platform), body)
 
 
 @router.post("/conversation-topics", responses=GENERATION_DOC)
 async def topics(
-    body: ConversationTopicsRequest, platform: PlatformDep, response: Response
+    body: ConversationTopicsRequest, platform: PlatformDep, _: BackendHeaders
 ) -> ConversationTopicsResponse:
     """`count` distinct conversation questions for the level, each about one of the
     interests, written in `language`."""
-    result = await conversation_topics(platform.ai, _model(body.model, platform), body)
-    response.headers["x-llm-backend"] = platform.ai.engine
-    return result
+    return await conversation_topics(platform.ai, _model(body.model, platform), body)
 
 
 @router.post("/session-summary", responses=GENERATION_DOC)
 async def session_summary(
-    body: SessionSummaryRequest, platform: PlatformDep, response: Response
+    body: SessionSummaryRequest, platform: PlatformDep, _: BackendHeaders
 ) -> SessionSummaryResponse:
     """Key points, vocabulary, grammar and suggestions from a lesson transcript.
     `speakingTime` is counted from the transcript's speaker labels, not generated;
     `vocabularyUsed` holds only words the transcript contains. Transcripts longer than the
     model's context are summarised in parts and merged."""
-    result = await summarise_session(platform.ai, _model(body.model, platform), body)
-    response.headers["x-llm-backend"] = platform.ai.engine
-    return result
+    return await summarise_session(platform.ai, _model(body.model, platform), body)
 
 
 def _model(requested: str | None, platform: Platform) -> ModelInfo:

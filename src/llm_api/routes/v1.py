@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from llm_api.catalog import resolve_model
-from llm_api.dependencies import PlatformDep
+from llm_api.dependencies import BackendHeaders, PlatformDep
 from llm_api.errors import Family
 from llm_api.routes.docs import GENERATION, PROTECTED, error_responses
 from llm_api.routes.openai import STREAM_DOC
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api/v1/llm", tags=["v1"], responses=ERRORS)
 
 
 @router.post("/chat", response_model=ChatCompletion, responses=STREAM_DOC)
-async def chat(body: V1ChatRequest, platform: PlatformDep) -> Response:
+async def chat(body: V1ChatRequest, platform: PlatformDep, headers: BackendHeaders) -> Response:
     """Chat completion in the `chat.completion` shape; `stream: true` streams OpenAI chunks."""
     model = resolve_model(body.model or platform.settings.default_model)
     sampling: dict[str, object] = {"temperature": body.temperature}
@@ -34,7 +34,6 @@ async def chat(body: V1ChatRequest, platform: PlatformDep) -> Response:
         messages=[message.model_dump() for message in body.messages],
         sampling=sampling,
     )
-    headers = {"x-llm-backend": platform.ai.engine}
     if body.stream:
         encoder = ChunkEncoder(model.id, include_usage=True, family=Family.V1)
         items = await open_stream(platform.ai, request)
@@ -45,11 +44,9 @@ async def chat(body: V1ChatRequest, platform: PlatformDep) -> Response:
 
 @router.post("/optimize-prompt")
 async def optimize(
-    body: OptimizePromptRequest, platform: PlatformDep, response: Response
+    body: OptimizePromptRequest, platform: PlatformDep, _: BackendHeaders
 ) -> OptimizePromptResponse:
     """Rewrite a prompt for image or video generation, with composition/lighting/lens or
     motion/camera/duration cues."""
     model = resolve_model(platform.settings.fast_model)
-    result = await optimize_prompt(platform.ai, model, body)
-    response.headers["x-llm-backend"] = platform.ai.engine
-    return result
+    return await optimize_prompt(platform.ai, model, body)
