@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import socket
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -180,23 +181,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, LoopUnavailable) as exc:
         print(f"llm-api: {exc}", file=sys.stderr)
         return 2
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(_serve(platform, args))
+    from llm_api.serve_startup import PortUnavailable, listening_socket
+
+    try:  # before the model loads or a key is made: a busy port is said at once
+        sock = listening_socket(args.host, args.port)
+    except PortUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    with sock, asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(_serve(platform, args, sock))
 
 
-async def _serve(platform: Platform, args: argparse.Namespace) -> int:
+async def _serve(platform: Platform, args: argparse.Namespace, sock: socket.socket) -> int:
     import uvicorn
 
     from llm_api.app import create_app
     from llm_api.platform.base import fixed_platform
+    from llm_api.serve_startup import AnnouncingServer, Banner, browsable_url
 
-    dev_key = await ensure_dev_key(platform.keys)  # type: ignore[arg-type]
-    if dev_key:
-        print(
-            f"Created a development API key (stored hashed in {args.state_dir}; shown once):\n"
-            f"  {dev_key}\nSend it as 'Authorization: Bearer <key>'.",
-            flush=True,
-        )
     load = getattr(platform.ai, "load", None)
     if load is not None:
         try:
@@ -208,6 +210,15 @@ async def _serve(platform: Platform, args: argparse.Namespace) -> int:
     if static_dir is not None and not static_dir.is_dir():
         print(f"llm-api: --static-dir {static_dir} is not a folder", file=sys.stderr)
         return 2
+    # after the model and the static folder, so a failed start mints no key it never shows
+    dev_key = await ensure_dev_key(platform.keys)  # type: ignore[arg-type]
+    banner = Banner(
+        base_url=browsable_url(sock),
+        engine=platform.ai.engine,
+        playground=static_dir is not None,
+        state_dir=args.state_dir,
+        dev_key=dev_key,
+    )
     config = uvicorn.Config(
         create_app(fixed_platform(platform), static_dir=static_dir),
         host=args.host,
@@ -215,15 +226,16 @@ async def _serve(platform: Platform, args: argparse.Namespace) -> int:
         log_level=args.log_level,
         timeout_graceful_shutdown=5,
     )
-    server = uvicorn.Server(config)
+    server = AnnouncingServer(config, announce=lambda: print(banner.text(), flush=True))
     frozen = freeze_startup_objects()
     logger.debug("froze %d start-up objects out of the garbage collector's scans", frozen)
-    logger.info("serving on http://%s:%d with backend %s", args.host, args.port, platform.ai.engine)
     if static_dir is not None:
-        logger.info("playground: http://%s:%d/ (files from %s)", args.host, args.port, static_dir)
+        logger.info("playground files from %s", static_dir)
     try:
-        await server.serve()
+        await server.serve(sockets=[sock])
     finally:
+        if dev_key and not server.announced:  # never lose the only copy of the key
+            print(f"llm-api: the development key created for {args.state_dir}: {dev_key}")
         close = getattr(platform.ai, "aclose", None)
         if close is not None:
             await close()
