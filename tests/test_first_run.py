@@ -50,6 +50,17 @@ def test_serve_on_a_busy_port_exits_with_one_line_before_loading_the_model(
     assert _keys(tmp_path) == []  # and no development key was minted for a start that failed
 
 
+def test_a_start_that_fails_on_its_static_dir_mints_no_dev_key(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "llm_api.cli", "serve", "--port", "0", "--backend", "openai",
+         "--static-dir", str(tmp_path / "missing"), "--state-dir", str(tmp_path / "state")],
+        env={**os.environ, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2 and "is not a folder" in result.stderr
+    assert _keys(tmp_path / "state") == []  # the next start still makes and shows one
+
+
 def test_a_port_outside_the_range_is_one_line_too() -> None:
     try:
         listening_socket("127.0.0.1", 70000)

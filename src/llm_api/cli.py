@@ -234,8 +234,6 @@ async def _serve(platform: Platform, args: argparse.Namespace, sock: socket.sock
     try:
         await server.serve(sockets=[sock])
     finally:
-        if dev_key and not server.announced:  # never lose the only copy of the key
-            print(f"llm-api: the development key created for {args.state_dir}: {dev_key}")
         close = getattr(platform.ai, "aclose", None)
         if close is not None:
             await close()
