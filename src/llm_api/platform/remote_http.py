@@ -134,7 +134,7 @@ async def drain(rest: AsyncIterator[Any]) -> None:
 def read_json(response: Response) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the decoder's limit
         return None
 
 
