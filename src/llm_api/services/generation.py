@@ -110,8 +110,8 @@ async def complete(ai: AIBinding, request: GenerationRequest) -> Completion:
     check_request(request)
     result = await ai.run(request.model.id, request.binding_inputs(stream=False))
     text, tool_calls = answer_of(result)
-    usage, _ = _usage(result.get("usage"), request, text, tool_calls)
-    await report_usage(ai, request.model.id, usage)
+    usage, estimated = _usage(result.get("usage"), request, text, tool_calls)
+    await report_usage(ai, request.model.id, usage, estimated=estimated)
     text, tool_calls = well_formed(text), well_formed_calls(tool_calls)
     completion = Completion(
         text=text,
@@ -153,8 +153,8 @@ async def _stream_items(ai: AIBinding, request: GenerationRequest) -> AsyncItera
         text, calls = answer_of(upstream)
         if text:
             yield TextDelta(text)
-        usage, _ = _usage(upstream.get("usage"), request, text, calls)
-        await report_usage(ai, request.model.id, usage)
+        usage, estimated = _usage(upstream.get("usage"), request, text, calls)
+        await report_usage(ai, request.model.id, usage, estimated=estimated)
         finish = _finish_reason(upstream.get("finish_reason"), calls, usage, request)
         yield StreamEnd(usage=usage, finish_reason=finish, tool_calls=calls)
         return
@@ -191,8 +191,8 @@ async def _stream_items(ai: AIBinding, request: GenerationRequest) -> AsyncItera
         if close is not None:
             await close()
     calls = whole_calls + [_joined_call(call_fragments[i]) for i in sorted(call_fragments)]
-    usage, _ = _usage(usage_seen, request, "".join(text_parts), calls)
-    await report_usage(ai, request.model.id, usage)
+    usage, estimated = _usage(usage_seen, request, "".join(text_parts), calls)
+    await report_usage(ai, request.model.id, usage, estimated=estimated)
     finish = _finish_reason(finish_seen, calls, usage, request)
     yield StreamEnd(usage=usage, finish_reason=finish, tool_calls=calls)
 
