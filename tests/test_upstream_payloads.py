@@ -43,6 +43,7 @@ class Canned:
     body: bytes | list[bytes]  # a list is streamed, one chunk at a time
     content_type: str = "application/json"
     status: int = 200
+    headers: dict[str, str] | None = None
 
 
 class CannedUpstream(FakeUpstream):
@@ -60,9 +61,9 @@ class CannedUpstream(FakeUpstream):
         canned = self.answers.popleft()
         if isinstance(canned.body, list):
             return StreamingResponse(
-                _chunks(canned.body), canned.status, media_type=canned.content_type
+                _chunks(canned.body), canned.status, canned.headers, canned.content_type
             )
-        return Response(canned.body, canned.status, media_type=canned.content_type)
+        return Response(canned.body, canned.status, canned.headers, canned.content_type)
 
 
 async def _chunks(chunks: list[bytes]) -> AsyncIterator[bytes]:
@@ -213,3 +214,21 @@ def test_a_body_nested_past_the_json_decoders_limit_is_a_502_not_a_500(upstream)
     upstream.answers.append(Canned(b"[" * 100_000))  # RecursionError, not ValueError
     response, _ = ask(openai(upstream), "/v1/chat/completions", stream=False)
     assert response.status_code == 502
+
+
+@pytest.mark.parametrize("code", [b"1e400", b'"lots"', b"[3040]", b"null"])
+def test_a_workers_ai_error_code_that_is_not_a_number_is_a_502_not_a_500(upstream, code) -> None:
+    body = b'{"success":false,"errors":[{"code":%s,"message":"busy"}]}' % code
+    upstream.answers.append(Canned(body, status=503))
+    response, _ = ask(workers_ai(upstream), "/v1/chat/completions", stream=False)
+    assert response.status_code == 502  # an unknown code; 1e400 (read as inf) was a 500
+    assert response.json()["error"]["code"] == "backend_error"
+
+
+@pytest.mark.parametrize("wait", ["1e400", "nan", "-5"])
+def test_a_retry_after_that_is_not_a_wait_is_ignored_not_a_500(upstream, wait) -> None:
+    body = b'{"error":{"message":"busy"}}'
+    upstream.answers.append(Canned(body, status=503, headers={"retry-after": wait}))
+    response, _ = ask(openai(upstream), "/v1/chat/completions", stream=False)
+    assert response.status_code == 503  # 1e400 read as inf, then failed to render: a 500
+    assert 1 <= int(response.headers["retry-after"]) <= 60

@@ -169,7 +169,7 @@ def workers_ai_error(response: Response) -> ApiError:
 def _code(raw: Any) -> int | None:
     try:
         return int(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 1e400 reads as inf
         return None
 
 
