@@ -46,9 +46,14 @@ class RateLimiter(DurableObject):
         return self._state.hit(limit)
 
     async def record_usage(
-        self, day: str, prompt_tokens: int, completion_tokens: int, cost_usd: float
+        self,
+        day: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cost_usd: float,
+        estimated: bool = False,
     ) -> None:
-        self._state.record_usage(day, prompt_tokens, completion_tokens, cost_usd)
+        self._state.record_usage(day, prompt_tokens, completion_tokens, cost_usd, estimated)
 
     async def usage(self, days: int, today: str | None = None) -> list[dict[str, Any]]:
         return self._state.usage(days, today)

@@ -28,6 +28,7 @@ class Scripted:
     finish_reason: str | None = None
     piece_delay: float = 0.0
     raw_events: list[bytes] | None = None  # a stream made of exactly these bytes
+    raw_result: Any = None  # a non-streaming answer that is exactly this value
 
 
 class ScriptedAI:
@@ -57,6 +58,8 @@ class ScriptedAI:
             "total_tokens": len(_last_input(inputs).split()) + len(text.split()),
         }
         if not inputs.get("stream"):
+            if item.raw_result is not None:
+                return item.raw_result  # type: ignore[no-any-return]
             result: dict[str, Any] = {"response": text, "usage": usage}
             if item.tool_calls:
                 result["tool_calls"] = item.tool_calls

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -183,3 +184,38 @@ def test_state_dir_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert resolve_state_dir("/a", {"LLM_API_STATE_DIR": "/x/y"}) == Path("/a")
     monkeypatch.setenv("LLM_API_STATE_DIR", str(tmp_path / "env"))
     assert resolve_state_dir() == tmp_path / "env"
+
+
+def test_a_usage_table_from_before_estimates_is_migrated_in_place(tmp_path: Path) -> None:
+    # issue 12, finding 9: usage now says how many requests were estimated; a state.db
+    # written by an older version gains the column on open, its rows reading 0.
+    db = tmp_path / "state.db"
+    old = sqlite3.connect(db)
+    old.executescript(
+        "CREATE TABLE usage (key_id TEXT NOT NULL, day TEXT NOT NULL, requests INTEGER NOT NULL,"
+        " prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,"
+        " cost_usd REAL NOT NULL, PRIMARY KEY (key_id, day));"
+        "INSERT INTO usage VALUES ('k', '2025-03-01', 2, 10, 4, 0.5);"
+    )
+    old.close()
+    store = SqliteUsageStore(db)
+
+    async def scenario() -> None:
+        assert await store.usage("k", today="2025-03-01") == [
+            UsageEntry("2025-03-01", 2, 10, 4, 0.5, estimated_requests=0)
+        ]
+        await store.record(
+            "k",
+            day="2025-03-01",
+            prompt_tokens=1,
+            completion_tokens=1,
+            cost_usd=0.0,
+            estimated=True,
+        )
+        assert await store.usage("k", today="2025-03-01") == [
+            UsageEntry("2025-03-01", 3, 11, 5, 0.5, estimated_requests=1)
+        ]
+
+    asyncio.run(scenario())
+    store.close()
+    SqliteUsageStore(db).close()  # opening a migrated database again changes nothing

@@ -113,7 +113,7 @@ def test_same_decisions_as_the_in_process_limiter(limit: int) -> None:
 def test_usage_aggregates_per_day_newest_first() -> None:
     state = RateLimiterState(FakeStorage())
     state.record_usage("2025-03-01", 10, 5, 0.5)
-    state.record_usage("2025-03-01", 1, 2, 0.25)
+    state.record_usage("2025-03-01", 1, 2, 0.25, True)
     state.record_usage("2025-03-03", 7, 0, 0.0)
     state.record_usage("2025-01-01", 1, 1, 1.0)
     assert state.usage(30, "2025-03-03") == [
@@ -123,6 +123,7 @@ def test_usage_aggregates_per_day_newest_first() -> None:
             "prompt_tokens": 7,
             "completion_tokens": 0,
             "cost_usd": 0.0,
+            "estimated_requests": 0,
         },
         {
             "day": "2025-03-01",
@@ -130,10 +131,27 @@ def test_usage_aggregates_per_day_newest_first() -> None:
             "prompt_tokens": 11,
             "completion_tokens": 7,
             "cost_usd": 0.75,
+            "estimated_requests": 1,
         },
     ]
     assert [e["day"] for e in state.usage(3, "2025-03-03")] == ["2025-03-03", "2025-03-01"]
     assert [e["day"] for e in state.usage(2, "2025-03-03")] == ["2025-03-03"]
+
+
+def test_an_object_whose_usage_table_predates_estimates_is_migrated() -> None:
+    # issue 12, finding 9: a Durable Object created before ``estimated_requests`` existed
+    storage = FakeStorage()
+    storage.sql.exec(
+        "CREATE TABLE usage (day TEXT PRIMARY KEY, requests INTEGER NOT NULL,"
+        " prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,"
+        " cost_usd REAL NOT NULL)"
+    )
+    storage.sql.exec("INSERT INTO usage VALUES ('2025-03-01', 2, 10, 4, 0.5)")
+    state = RateLimiterState(storage)
+    state.record_usage("2025-03-01", 1, 1, 0.0, True)
+    [day] = state.usage(30, "2025-03-01")
+    assert (day["requests"], day["prompt_tokens"], day["estimated_requests"]) == (3, 11, 1)
+    assert RateLimiterState(storage).usage(30, "2025-03-01") == [day]  # migrated once
 
 
 def test_usage_and_limits_share_one_object_without_interfering() -> None:

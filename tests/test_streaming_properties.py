@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,9 +18,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from llm_api.errors import BackendError
 from llm_api.streaming import (
     DONE,
     DONE_FRAME,
+    MAX_EVENT_BYTES,
+    MAX_LINE_BYTES,
+    MAX_STREAM_BYTES,
     SSEParser,
     encode_data,
     encode_response,
@@ -182,3 +187,93 @@ def test_a_split_surrogate_pair_joins_back_on_the_client() -> None:
 )
 def test_line_breaks_split_across_chunks(chunks: list[bytes], events: list[str]) -> None:
     assert parse(chunks) == events
+
+
+# --- issue 12, finding 2: upstream stream bytes are bounded, and parsed in linear time ---
+
+
+def capped_outcome(chunks: list[bytes], cap: int) -> list[str] | str:
+    parser = SSEParser(max_line_bytes=cap, max_event_bytes=cap)
+    try:
+        return [data for chunk in chunks for data in parser.feed(chunk)] + parser.close()
+    except BackendError as error:
+        return f"{type(error).__name__}: {error.message}"
+
+
+@PROFILE
+@given(st.data(), sse_stream(), st.integers(1, 40))
+def test_a_cap_is_broken_or_kept_wherever_the_stream_is_cut(
+    data: st.DataObject, stream: tuple[bytes, list[str]], cap: int
+) -> None:
+    wire, expected = stream
+    whole = capped_outcome([wire], cap)
+    assert capped_outcome(data.draw(cuts(wire)), cap) == whole
+    if isinstance(whole, list):  # kept: exactly the uncapped events
+        assert whole == expected
+
+
+def test_a_long_line_in_many_chunks_is_parsed_in_linear_time() -> None:
+    # Before: every chunk re-joined the whole buffer, so a 10 MB line in 4 KB chunks took
+    # 4.5-9 s of CPU (and stalled the event loop: /health waited 432 ms). Now ~0.03 s.
+    parser = SSEParser(max_line_bytes=1 << 30, max_event_bytes=1 << 30)
+    chunk = b"x" * 4096
+    started = time.process_time()
+    parser.feed(b"data: ")
+    for _ in range(10_000_000 // len(chunk)):
+        assert parser.feed(chunk) == []
+    [event] = parser.feed(b"\n\n")
+    elapsed = time.process_time() - started
+    assert len(event) == 10_000_000 // len(chunk) * len(chunk)
+    assert elapsed < 1.0, f"{elapsed:.2f} s of CPU for a 10 MB line"
+
+
+def test_a_line_that_never_ends_is_cut_off_at_the_line_cap() -> None:
+    parser = SSEParser()
+    fed = 0
+    with pytest.raises(BackendError, match=f"a stream line over {MAX_LINE_BYTES} bytes"):
+        while True:
+            parser.feed(b"data: " + b"x" * 4090 if fed == 0 else b"x" * 4096)
+            fed += 4096
+    assert fed <= MAX_LINE_BYTES  # the line was never held beyond the cap
+
+
+def test_a_whole_line_over_the_cap_in_one_chunk_is_refused_too() -> None:
+    with pytest.raises(BackendError, match="a stream line over"):
+        SSEParser().feed(b"data: " + b"x" * MAX_LINE_BYTES + b"\n\n")
+
+
+def test_data_lines_without_their_blank_line_are_cut_off_at_the_event_cap() -> None:
+    parser = SSEParser()
+    line = b"data: " + b"x" * 1000 + b"\n"
+    with pytest.raises(BackendError, match=f"a stream event over {MAX_EVENT_BYTES} bytes"):
+        for _ in range(2 * MAX_EVENT_BYTES // len(line)):
+            assert parser.feed(line) == []
+
+
+def test_a_stream_over_the_total_cap_ends_with_a_backend_error() -> None:
+    frame = b'data: {"response":"x"}\n\n'
+
+    async def endless() -> AsyncIterator[bytes]:
+        while True:
+            yield frame
+
+    async def read() -> int:
+        count = 0
+        async for _ in iter_sse_data(endless(), max_stream_bytes=100 * len(frame)):
+            count += 1
+        return count
+
+    with pytest.raises(BackendError, match="a stream over"):
+        asyncio.run(read())
+    assert MAX_STREAM_BYTES == 64 << 20  # the documented default (README.md)
+
+
+def test_a_chunk_that_is_not_bytes_is_a_backend_error() -> None:
+    async def text_chunks() -> AsyncIterator[Any]:
+        yield 'data: {"response":"x"}\n\n'
+
+    async def read() -> list[str]:
+        return [data async for data in iter_sse_data(text_chunks())]
+
+    with pytest.raises(BackendError, match="not bytes"):
+        asyncio.run(read())

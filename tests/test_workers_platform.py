@@ -200,7 +200,8 @@ def test_through_the_sdk_env_wrapper_inputs_are_js_objects_and_results_plain(wor
 
     assert isinstance(ai.calls[0][1], JsObject)
     assert ai.inputs() == {"prompt": "Hi", "max_tokens": 4}
-    assert result == {"response": "Hallo", "usage": {"prompt_tokens": 1, "completion_tokens": 1}}
+    usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    assert result == {"response": "Hallo", "usage": usage}
     assert type(result) is dict
 
 

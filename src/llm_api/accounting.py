@@ -33,7 +33,9 @@ class AccountedAI:
             raise Forbidden(f"model: this API key may not use '{model}'", param="model")
         return await self.inner.run(model, inputs, options)
 
-    async def report_usage(self, model: str, usage: dict[str, int]) -> None:
+    async def report_usage(
+        self, model: str, usage: dict[str, int], *, estimated: bool = False
+    ) -> None:
         prompt, completion = usage["prompt_tokens"], usage["completion_tokens"]
         try:
             await self.usage.record(
@@ -42,13 +44,18 @@ class AccountedAI:
                 prompt_tokens=prompt,
                 completion_tokens=completion,
                 cost_usd=resolve_model(model).estimated_cost(prompt, completion),
+                estimated=estimated,
             )
         except Exception:
             # Losing one usage record must not fail an answer the client already has.
             logger.exception("could not record usage for key %s", self.key.key_id)
 
 
-async def report_usage(ai: AIBinding, model: str, usage: dict[str, int]) -> None:
+async def report_usage(
+    ai: AIBinding, model: str, usage: dict[str, int], *, estimated: bool = False
+) -> None:
+    """Record ``usage`` (validated by the generation service; ``estimated`` when some of
+    it is our estimate rather than the backend's count) if ``ai`` keeps accounts."""
     reporter = getattr(ai, "report_usage", None)
     if reporter is not None:
-        await reporter(model, usage)
+        await reporter(model, usage, estimated=estimated)

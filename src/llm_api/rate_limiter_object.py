@@ -36,8 +36,11 @@ _SCHEMA = (
     " requests INTEGER NOT NULL,"
     " prompt_tokens INTEGER NOT NULL,"
     " completion_tokens INTEGER NOT NULL,"
-    " cost_usd REAL NOT NULL)",
+    " cost_usd REAL NOT NULL,"
+    " estimated_requests INTEGER NOT NULL DEFAULT 0)",
 )
+#: added after the first deploy: an object created before gets it on first use
+_ADDED_USAGE_COLUMN = "estimated_requests INTEGER NOT NULL DEFAULT 0"
 
 
 class RateLimiterState:
@@ -65,22 +68,30 @@ class RateLimiterState:
         return decision.to_dict()
 
     def record_usage(
-        self, day: str, prompt_tokens: int, completion_tokens: int, cost_usd: float
+        self,
+        day: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cost_usd: float,
+        estimated: bool = False,
     ) -> None:
-        """Count one answered request into ``day`` (``YYYY-MM-DD``, UTC)."""
+        """Count one answered request into ``day`` (``YYYY-MM-DD``, UTC); ``estimated``
+        when its tokens are (partly) an estimate (``llm_api.usage``)."""
         self._ensure_schema()
         self._exec(
-            "INSERT INTO usage (day, requests, prompt_tokens, completion_tokens, cost_usd)"
-            " VALUES (?, 1, ?, ?, ?)"
+            "INSERT INTO usage (day, requests, prompt_tokens, completion_tokens, cost_usd,"
+            " estimated_requests) VALUES (?, 1, ?, ?, ?, ?)"
             " ON CONFLICT(day) DO UPDATE SET"
             " requests = requests + 1,"
             " prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
             " completion_tokens = completion_tokens + excluded.completion_tokens,"
-            " cost_usd = cost_usd + excluded.cost_usd",
+            " cost_usd = cost_usd + excluded.cost_usd,"
+            " estimated_requests = estimated_requests + excluded.estimated_requests",
             day,
             int(prompt_tokens),
             int(completion_tokens),
             float(cost_usd),
+            int(bool(estimated)),
         )
 
     def usage(self, days: int = DEFAULT_DAYS, today: str | None = None) -> list[dict[str, Any]]:
@@ -89,8 +100,8 @@ class RateLimiterState:
         end = today or utc_day()
         found = rows(
             self._exec(
-                "SELECT day, requests, prompt_tokens, completion_tokens, cost_usd FROM usage"
-                " WHERE day >= ? AND day <= ? ORDER BY day DESC",
+                "SELECT day, requests, prompt_tokens, completion_tokens, cost_usd,"
+                " estimated_requests FROM usage WHERE day >= ? AND day <= ? ORDER BY day DESC",
                 first_day(days, end),
                 end,
             )
@@ -108,6 +119,9 @@ class RateLimiterState:
         if not self._ready:
             for statement in _SCHEMA:
                 self._exec(statement)
+            columns = {row["name"] for row in rows(self._exec("PRAGMA table_info(usage)"))}
+            if "estimated_requests" not in columns:
+                self._exec(f"ALTER TABLE usage ADD COLUMN {_ADDED_USAGE_COLUMN}")
             self._ready = True
 
     def _exec(self, sql: str, *bindings: Any) -> Any:

@@ -3,83 +3,149 @@
 The parser accepts chunks split anywhere — inside a line, inside a UTF-8 character,
 between ``\\r`` and ``\\n`` — and yields each event's ``data`` as soon as its blank
 line arrives, so nothing is held back longer than the event it belongs to.
+
+Upstream bytes are bounded here, whatever the transport: a line, an event and a whole
+stream each have a cap (``MAX_LINE_BYTES``, ``MAX_EVENT_BYTES``, ``MAX_STREAM_BYTES``);
+beyond it the stream ends with a ``BackendError`` (a 502, or an in-band error frame once
+the answer has started). ``env.AI``'s stream on the Worker has no transport cap of its own.
 """
 
 from __future__ import annotations
 
-import codecs
 import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from json.encoder import (  # type: ignore[attr-defined]
     encode_basestring,
     encode_basestring_ascii,
 )
 from typing import Any
 
-from llm_api.platform.workers_ai_wire import normalise_usage
+from llm_api.errors import BackendError
 
-DONE = "[DONE]"
+# What the binding protocol's events mean lives next door; re-exported for the backends.
+from llm_api.stream_events import DONE as DONE
+from llm_api.stream_events import StreamEvent as StreamEvent
+from llm_api.stream_events import parse_binding_event as parse_binding_event
+
 DONE_FRAME = b"data: [DONE]\n\n"
+
+#: One line of an event stream: far above any token frame (a few hundred bytes) or a
+#: final frame with tool calls; an upstream that never sends a newline is cut off here.
+MAX_LINE_BYTES = 1 << 20
+#: One event (its ``data`` lines together, until the blank line).
+MAX_EVENT_BYTES = 1 << 20
+#: One whole stream: millions of tokens' worth of frames, far beyond any model's output.
+MAX_STREAM_BYTES = 64 << 20
+
+
+class StreamTooLarge(BackendError):
+    """The upstream's stream broke one of the caps above."""
 
 
 class SSEParser:
-    """Feed bytes, get back the ``data`` payloads of completed events (WHATWG rules)."""
+    """Feed bytes, get back the ``data`` payloads of completed events (WHATWG rules).
 
-    def __init__(self) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buffer = ""
-        self._data: list[str] = []
+    Lines are split on bytes (``\\r`` and ``\\n`` never occur inside a UTF-8 sequence),
+    and an event's data is decoded once, when it is dispatched. A line still incomplete
+    is kept as a list of pieces, joined once when its end arrives: feeding a long line in
+    many chunks costs time linear in its length.
+    """
+
+    def __init__(
+        self, *, max_line_bytes: int = MAX_LINE_BYTES, max_event_bytes: int = MAX_EVENT_BYTES
+    ) -> None:
+        self.max_line_bytes = max_line_bytes
+        self.max_event_bytes = max_event_bytes
+        self._partial: list[bytes] = []  # the pieces of the line not yet ended
+        self._partial_size = 0
+        self._data: list[bytes] = []
+        self._data_size = 0
         self._pending_cr = False
 
     def feed(self, chunk: bytes) -> list[str]:
-        text = self._decoder.decode(chunk)
-        if not text:  # an empty chunk (or part of a character) changes nothing
-            return []  # a pending \r included
-        if self._pending_cr and text.startswith("\n"):
-            text = text[1:]  # the \n of a \r\n split across chunks
+        if not chunk:  # an empty chunk changes nothing, a pending \r included
+            return []
+        if self._pending_cr and chunk[:1] == b"\n":
+            chunk = chunk[1:]  # the \n of a \r\n split across chunks
         # after that lone \n nothing is pending any more: the next \n is a line of its own
-        self._pending_cr = text.endswith("\r")
-        if "\r" in text:  # the buffer never holds one: it is what follows the last \n
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-        *lines, self._buffer = (self._buffer + text).split("\n")
+        self._pending_cr = chunk[-1:] == b"\r"
+        if b"\r" in chunk:  # the pieces never hold one: they follow the last line break
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if b"\n" not in chunk:
+            if chunk:
+                self._keep(chunk)
+            return []
+        lines = chunk.split(b"\n")
+        tail = lines.pop()
+        if self._partial:
+            self._partial.append(lines[0])
+            lines[0] = b"".join(self._partial)
+            self._partial, self._partial_size = [], 0
         events: list[str] = []
         for line in lines:
+            if len(line) > self.max_line_bytes:
+                raise _too_large("a stream line", self.max_line_bytes)
             self._line(line, events)
+        if tail:
+            self._keep(tail)
         return events
 
     def close(self) -> list[str]:
         """End of stream: a last event without its blank line still counts."""
         events: list[str] = []
-        tail = self._buffer + self._decoder.decode(b"", final=True)
-        self._buffer = ""
+        tail = b"".join(self._partial)
+        self._partial, self._partial_size = [], 0
         if tail:
             self._line(tail, events)
-        if self._data:
-            events.append("\n".join(self._data))
-            self._data = []
+        self._dispatch(events)
         return events
 
-    def _line(self, line: str, events: list[str]) -> None:
-        if line == "":
-            if self._data:
-                events.append("\n".join(self._data))
-                self._data = []
+    def _keep(self, piece: bytes) -> None:
+        self._partial_size += len(piece)
+        if self._partial_size > self.max_line_bytes:
+            raise _too_large("a stream line", self.max_line_bytes)
+        self._partial.append(piece)
+
+    def _line(self, line: bytes, events: list[str]) -> None:
+        if not line:
+            self._dispatch(events)
             return
-        if line.startswith(":"):
+        if line[:1] == b":":
             return  # comment / keep-alive
-        name, _, value = line.partition(":")
-        if value.startswith(" "):
+        name, _, value = line.partition(b":")
+        if name != b"data":
+            return
+        if value[:1] == b" ":
             value = value[1:]
-        if name == "data":
-            self._data.append(value)
+        self._data_size += len(value) + 1
+        if self._data_size > self.max_event_bytes:
+            raise _too_large("a stream event", self.max_event_bytes)
+        self._data.append(value)
+
+    def _dispatch(self, events: list[str]) -> None:
+        if self._data:
+            events.append(b"\n".join(self._data).decode("utf-8", "replace"))
+            self._data, self._data_size = [], 0
 
 
-async def iter_sse_data(stream: AsyncIterator[bytes]) -> AsyncIterator[str]:
-    """Each event's data from a byte stream, as it completes."""
+def _too_large(what: str, limit: int) -> StreamTooLarge:
+    return StreamTooLarge(f"the backend sent {what} over {limit} bytes")
+
+
+async def iter_sse_data(
+    stream: AsyncIterator[bytes], *, max_stream_bytes: int = MAX_STREAM_BYTES
+) -> AsyncIterator[str]:
+    """Each event's data from a byte stream, as it completes; at most
+    ``max_stream_bytes`` of it (``StreamTooLarge`` beyond)."""
     parser = SSEParser()
+    received = 0
     async for chunk in stream:
-        for data in parser.feed(chunk):
+        if not isinstance(chunk, bytes | bytearray):
+            raise BackendError("the backend streamed something that is not bytes")
+        received += len(chunk)
+        if received > max_stream_bytes:
+            raise _too_large("a stream", max_stream_bytes)
+        for data in parser.feed(bytes(chunk)):
             yield data
     for data in parser.close():
         yield data
@@ -108,83 +174,3 @@ def encode_response(text: str) -> bytes:
         return f'data: {{"response":{json_string(text)}}}\n\n'.encode()
     except UnicodeEncodeError:
         return f'data: {{"response":{encode_basestring_ascii(text)}}}\n\n'.encode()
-
-
-@dataclass(slots=True)
-class StreamEvent:
-    """One upstream event in the binding protocol, normalised.
-
-    Workers AI sends ``{"response": "..."}`` frames; some newer models (and the OpenAI
-    backend's upstreams) send ``chat.completion.chunk`` frames instead. Both end up here.
-    """
-
-    text: str = ""
-    usage: dict[str, int] | None = None
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    finish_reason: str | None = None
-    error: str | None = None
-
-
-def parse_binding_event(data: str) -> StreamEvent | None:
-    """Interpret one ``data`` payload of a binding stream; ``None`` for ``[DONE]``."""
-    if data.strip() == DONE:
-        return None
-    try:
-        payload = json.loads(data)
-    except ValueError:
-        return StreamEvent(error=f"the backend sent a malformed stream event: {data[:200]!r}")
-    if not isinstance(payload, dict):
-        return StreamEvent(error="the backend sent a stream event that is not a JSON object")
-    if "choices" in payload:
-        return _from_openai_chunk(payload)
-    event = StreamEvent()
-    if payload.get("error"):
-        err = payload["error"]
-        event.error = err.get("message", str(err)) if isinstance(err, dict) else str(err)
-    response = payload.get("response")
-    if isinstance(response, str):
-        event.text = response
-    elif response is not None:
-        event.text = json.dumps(response)  # JSON mode can answer with an object
-    event.usage = _usage(payload.get("usage"))
-    event.tool_calls = [_binding_tool_call(call) for call in payload.get("tool_calls") or []]
-    finish = payload.get("finish_reason")
-    event.finish_reason = finish if isinstance(finish, str) else None
-    return event
-
-
-def _from_openai_chunk(payload: dict[str, Any]) -> StreamEvent:
-    event = StreamEvent(usage=_usage(payload.get("usage")))
-    for choice in payload.get("choices") or []:
-        delta = choice.get("delta") or {}
-        event.text += delta.get("content") or ""
-        for call in delta.get("tool_calls") or []:
-            function = call.get("function") or {}
-            event.tool_calls.append(
-                {
-                    "index": call.get("index", 0),
-                    "id": call.get("id"),
-                    "name": function.get("name"),
-                    "arguments_fragment": function.get("arguments") or "",
-                }
-            )
-        if choice.get("finish_reason"):
-            event.finish_reason = choice["finish_reason"]
-    return event
-
-
-def _binding_tool_call(call: Any) -> dict[str, Any]:
-    if not isinstance(call, dict):
-        return {"name": str(call), "arguments": {}}
-    function = call.get("function") if isinstance(call.get("function"), dict) else call
-    arguments = function.get("arguments", {})
-    if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments) if arguments.strip() else {}
-        except ValueError:
-            arguments = {"_raw": arguments}
-    return {"name": function.get("name", ""), "arguments": arguments}
-
-
-def _usage(raw: Any) -> dict[str, int] | None:
-    return normalise_usage(raw) if isinstance(raw, dict) else None

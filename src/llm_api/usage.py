@@ -2,6 +2,8 @@
 
 Recorded once per answered request, after the response (for a stream, when its usage
 arrives). Cost is ``catalog.ModelInfo.estimated_cost`` of that request's tokens.
+``estimated_requests`` counts the requests whose tokens are (partly) our estimate, because
+the backend reported none or an implausible count (``services.answers.counted_usage``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ class UsageEntry:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    estimated_requests: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -32,6 +35,7 @@ class UsageEntry:
             prompt_tokens=int(data.get("prompt_tokens", 0)),
             completion_tokens=int(data.get("completion_tokens", 0)),
             cost_usd=float(data.get("cost_usd", 0.0)),
+            estimated_requests=int(data.get("estimated_requests") or 0),
         )
 
 
@@ -47,6 +51,7 @@ def add_usage(
     prompt_tokens: int,
     completion_tokens: int,
     cost_usd: float,
+    estimated: bool = False,
 ) -> None:
     """Count one request into ``entries`` (keyed by day), creating the day if new."""
     entry = entries.get(day)
@@ -56,6 +61,7 @@ def add_usage(
     entry.prompt_tokens += prompt_tokens
     entry.completion_tokens += completion_tokens
     entry.cost_usd += cost_usd
+    entry.estimated_requests += int(estimated)
 
 
 def first_day(days: int, today: str | None = None) -> str:
@@ -81,6 +87,7 @@ def totals(entries: list[UsageEntry]) -> dict[str, Any]:
         "prompt_tokens": sum(e.prompt_tokens for e in entries),
         "completion_tokens": sum(e.completion_tokens for e in entries),
         "cost_usd": sum(e.cost_usd for e in entries),
+        "estimated_requests": sum(e.estimated_requests for e in entries),
     }
 
 
@@ -95,6 +102,7 @@ class UsageStore(Protocol):
         prompt_tokens: int,
         completion_tokens: int,
         cost_usd: float,
+        estimated: bool = False,
     ) -> None: ...
 
     async def usage(
@@ -118,10 +126,10 @@ class MemoryUsageStore:
         prompt_tokens: int,
         completion_tokens: int,
         cost_usd: float,
+        estimated: bool = False,
     ) -> None:
-        add_usage(
-            self._entries.setdefault(key_id, {}), day, prompt_tokens, completion_tokens, cost_usd
-        )
+        entries = self._entries.setdefault(key_id, {})
+        add_usage(entries, day, prompt_tokens, completion_tokens, cost_usd, estimated)
 
     async def usage(
         self, key_id: str, *, days: int = DEFAULT_DAYS, today: str | None = None

@@ -47,9 +47,13 @@ CREATE TABLE IF NOT EXISTS usage (
     prompt_tokens INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL,
     cost_usd REAL NOT NULL,
+    estimated_requests INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (key_id, day)
 );
 """
+#: Columns added since the first release, with their definitions: a database made by an
+#: older version gets them on open (``ALTER TABLE ... ADD COLUMN``; old rows read 0).
+_ADDED_COLUMNS = {"usage": {"estimated_requests": "INTEGER NOT NULL DEFAULT 0"}}
 
 
 def default_state_dir() -> Path:
@@ -87,7 +91,16 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
     # The CLI may write while the server runs; a writer waits briefly instead of failing.
     conn.execute("PRAGMA busy_timeout=2000")
     conn.executescript(_SCHEMA)
+    _migrate(conn)
     return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    for table, columns in _ADDED_COLUMNS.items():
+        present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for name, definition in columns.items():
+            if name not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
 
 
 class _SqliteStore:
@@ -152,17 +165,25 @@ class SqliteUsageStore(_SqliteStore):
         prompt_tokens: int,
         completion_tokens: int,
         cost_usd: float,
+        estimated: bool = False,
     ) -> None:
         self.conn.execute(
-            "INSERT INTO usage"
-            " (key_id, day, requests, prompt_tokens, completion_tokens, cost_usd)"
-            " VALUES (?, ?, 1, ?, ?, ?)"
+            "INSERT INTO usage (key_id, day, requests, prompt_tokens, completion_tokens,"
+            " cost_usd, estimated_requests) VALUES (?, ?, 1, ?, ?, ?, ?)"
             " ON CONFLICT(key_id, day) DO UPDATE SET"
             " requests = requests + 1,"
             " prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
             " completion_tokens = completion_tokens + excluded.completion_tokens,"
-            " cost_usd = cost_usd + excluded.cost_usd",
-            (key_id, day, int(prompt_tokens), int(completion_tokens), float(cost_usd)),
+            " cost_usd = cost_usd + excluded.cost_usd,"
+            " estimated_requests = estimated_requests + excluded.estimated_requests",
+            (
+                key_id,
+                day,
+                int(prompt_tokens),
+                int(completion_tokens),
+                float(cost_usd),
+                int(estimated),
+            ),
         )
 
     async def usage(
@@ -170,7 +191,8 @@ class SqliteUsageStore(_SqliteStore):
     ) -> list[UsageEntry]:
         end = today or utc_day()
         found = self.conn.execute(
-            "SELECT day, requests, prompt_tokens, completion_tokens, cost_usd FROM usage"
+            "SELECT day, requests, prompt_tokens, completion_tokens, cost_usd,"
+            " estimated_requests FROM usage"
             " WHERE key_id = ? AND day >= ? AND day <= ? ORDER BY day DESC",
             (key_id, first_day(days, end), end),
         )

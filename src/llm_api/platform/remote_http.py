@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import math
 import socket
 import ssl
 import time
@@ -134,7 +135,7 @@ async def drain(rest: AsyncIterator[Any]) -> None:
 def read_json(response: Response) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the decoder's limit
         return None
 
 
@@ -170,4 +171,5 @@ def retry_after(response: Response) -> float | None:
         except (TypeError, ValueError):
             return None
         seconds = when.timestamp() - time.time()
-    return seconds if seconds > 0 else None
+    # "1e400" reads as inf (and "nan" as nan): no wait, not a 500 when rendered
+    return seconds if math.isfinite(seconds) and seconds > 0 else None

@@ -14,16 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llm_api.errors import ApiError, BackendError, InvalidRequest
+from llm_api.platform import workers_ai_wire
 from llm_api.platform.base import RunResult, SSEByteStream
 from llm_api.platform.http_client import HttpClient, Response
 from llm_api.platform.remote_http import (
     DEFAULT_TIMEOUT,
     RemoteBackend,
     TimeoutArg,
-    binding_tool_call,
     drain,
     error_message,
-    normalise_usage,
     opened,
     parse_arguments,
     read_json,
@@ -217,23 +216,9 @@ def _response_format(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def completion_result(payload: dict[str, Any]) -> RunResult:
-    """A ``chat.completion`` in the binding's non-streaming shape."""
-    choices = payload.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        error = payload.get("error")
-        detail = error.get("message") if isinstance(error, dict) else error
-        raise BackendError(f"{SERVICE}: {detail}" if detail else f"{SERVICE} answered no choice")
-    choice = choices[0]
-    message = choice.get("message") or {}
-    result: RunResult = {
-        "response": message.get("content") or "",
-        "usage": normalise_usage(payload.get("usage")),
-    }
-    if message.get("tool_calls"):
-        result["tool_calls"] = [binding_tool_call(call) for call in message["tool_calls"]]
-    if isinstance(choice.get("finish_reason"), str):
-        result["finish_reason"] = choice["finish_reason"]
-    return result
+    """A ``chat.completion`` in the binding's non-streaming shape (``usage`` only when the
+    upstream reported a plausible one: the generation service estimates the rest)."""
+    return workers_ai_wire.completion_result(payload, service=SERVICE)
 
 
 @dataclass(slots=True)
@@ -261,10 +246,13 @@ class _StreamState:
 
     def _add_call_fragment(self, fragment: dict[str, Any]) -> None:
         if "arguments_fragment" not in fragment:  # a whole call, in the binding's shape
-            call = {"name": fragment["name"], "arguments": json.dumps(fragment["arguments"])}
+            call = {
+                "name": fragment["name"],
+                "arguments": workers_ai_wire.dumps(fragment["arguments"]),
+            }
             self.calls[len(self.calls)] = call
             return
-        call = self.calls.setdefault(int(fragment.get("index") or 0), {"name": "", "arguments": ""})
+        call = self.calls.setdefault(fragment["index"], {"name": "", "arguments": ""})
         if fragment.get("name") and not call["name"]:
             call["name"] = fragment["name"]
         call["arguments"] += fragment["arguments_fragment"]
@@ -274,7 +262,9 @@ class _StreamState:
             raise BackendError(f"{SERVICE} ended the stream before the answer was complete")
 
     def final_event(self) -> dict[str, Any]:
-        event: dict[str, Any] = {"response": "", "usage": self.usage or normalise_usage(None)}
+        event: dict[str, Any] = {"response": ""}
+        if self.usage:  # else none was reported: the generation service estimates it
+            event["usage"] = self.usage
         finish = self.finish_reason
         if self.calls:
             event["tool_calls"] = [

@@ -24,7 +24,6 @@ from llm_api.platform.remote_http import (
     TimeoutArg,
     drain,
     error_message,
-    normalise_usage,
     opened,
     read_json,
     retry_after,
@@ -170,7 +169,7 @@ def workers_ai_error(response: Response) -> ApiError:
 def _code(raw: Any) -> int | None:
     try:
         return int(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 1e400 reads as inf
         return None
 
 
@@ -184,10 +183,9 @@ def _result(response: Response) -> RunResult:
 
 
 def run_result(result: Any) -> RunResult:
-    """Workers AI's ``result`` in the binding's shape, with usage always filled in."""
-    out = workers_ai_wire.run_result(result, service=SERVICE)
-    out["usage"] = normalise_usage(out.get("usage"))
-    return out
+    """Workers AI's ``result`` in the binding's shape (``usage`` only when it reported a
+    plausible one: the generation service estimates the rest)."""
+    return workers_ai_wire.run_result(result, service=SERVICE)
 
 
 def _frames(result: RunResult) -> list[bytes]:

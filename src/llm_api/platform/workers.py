@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Mapping, MutableMapping
 from typing import Any
 
-from llm_api.errors import ApiError
+from llm_api.errors import ApiError, BackendError
 from llm_api.platform.base import Platform, RunResult, SSEByteStream
 from llm_api.platform.upstream_errors import from_workers_ai_message
 from llm_api.platform.workers_ai_wire import run_result, workers_ai_inputs
@@ -85,7 +85,11 @@ def _chunk_bytes(value: Any) -> bytes:
         return value.encode()
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
-    return value.to_bytes()  # a Uint8Array, as Workers AI streams
+    # A Uint8Array, as Workers AI streams (Pyodide gives every JS buffer ``to_bytes``;
+    # an int has one too, which is not what was sent).
+    if not isinstance(value, int) and hasattr(value, "to_bytes"):
+        return bytes(value.to_bytes())
+    raise BackendError(f"{ENGINE} streamed a {js_type(value) or type(value).__name__}, not bytes")
 
 
 class _PlatformCache:

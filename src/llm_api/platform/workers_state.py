@@ -176,10 +176,13 @@ class DurableObjectUsageStore:
         prompt_tokens: int,
         completion_tokens: int,
         cost_usd: float,
+        estimated: bool = False,
     ) -> None:
         with _unavailable("the usage store"):
             stub = _stub(self._namespace, key_id)
-            await stub.record_usage(day, int(prompt_tokens), int(completion_tokens), cost_usd)
+            await stub.record_usage(
+                day, int(prompt_tokens), int(completion_tokens), cost_usd, bool(estimated)
+            )
 
     async def usage(
         self, key_id: str, *, days: int = DEFAULT_DAYS, today: str | None = None

@@ -47,6 +47,9 @@ class UsageDay(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float
+    estimated_requests: int = Field(
+        0, description="requests whose tokens are estimated: the backend reported none or nonsense"
+    )
 
 
 class KeyUsage(BaseModel):

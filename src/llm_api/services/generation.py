@@ -7,21 +7,24 @@ against the model, calls the AI binding, and returns a ``Completion`` or a strea
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from llm_api.accounting import report_usage
 from llm_api.catalog import ModelInfo
-from llm_api.errors import BackendError, ContextOverflow, InvalidModelOutput, InvalidRequest
+from llm_api.errors import BackendError, ContextOverflow, InvalidRequest
 from llm_api.platform.base import AIBinding
-from llm_api.platform.workers_ai_wire import response_text
+from llm_api.services.answers import (
+    CHARS_PER_TOKEN_LOW_ESTIMATE,
+    answer_of,
+    counted_usage,
+    require_json,
+    tool_call,
+    well_formed,
+    well_formed_calls,
+)
 from llm_api.streaming import iter_sse_data, parse_binding_event
-
-#: Rough characters per token, used only to refuse prompts that cannot possibly fit
-#: before paying for a model call; backends still enforce the exact limit.
-CHARS_PER_TOKEN_LOW_ESTIMATE = 4
 
 
 @dataclass(slots=True)
@@ -106,12 +109,10 @@ def check_request(request: GenerationRequest) -> None:
 async def complete(ai: AIBinding, request: GenerationRequest) -> Completion:
     check_request(request)
     result = await ai.run(request.model.id, request.binding_inputs(stream=False))
-    if not isinstance(result, dict):
-        raise BackendError("the backend returned a stream for a non-streaming request")
-    text = response_text(result.get("response"))
-    tool_calls = [_tool_call(call) for call in result.get("tool_calls") or []]
-    usage = _usage(result.get("usage"), request, completion_text=text)
-    await report_usage(ai, request.model.id, usage)
+    text, tool_calls = answer_of(result)
+    usage, estimated = _usage(result.get("usage"), request, text, tool_calls)
+    await report_usage(ai, request.model.id, usage, estimated=estimated)
+    text, tool_calls = well_formed(text), well_formed_calls(tool_calls)
     completion = Completion(
         text=text,
         usage=usage,
@@ -119,7 +120,7 @@ async def complete(ai: AIBinding, request: GenerationRequest) -> Completion:
         finish_reason=_finish_reason(result.get("finish_reason"), tool_calls, usage, request),
     )
     if request.response_format and not tool_calls:
-        _require_json(completion.text, completion.finish_reason)
+        require_json(completion.text, completion.finish_reason)
     return completion
 
 
@@ -149,15 +150,18 @@ async def _stream_items(ai: AIBinding, request: GenerationRequest) -> AsyncItera
     upstream = await ai.run(request.model.id, request.binding_inputs(stream=True))
     if isinstance(upstream, dict):
         # A backend may answer a stream request in one piece; replay it as a stream.
-        text = response_text(upstream.get("response"))
+        text, calls = answer_of(upstream)
         if text:
             yield TextDelta(text)
-        calls = [_tool_call(c) for c in upstream.get("tool_calls") or []]
-        usage = _usage(upstream.get("usage"), request, completion_text=text)
-        await report_usage(ai, request.model.id, usage)
+        usage, estimated = _usage(upstream.get("usage"), request, text, calls)
+        await report_usage(ai, request.model.id, usage, estimated=estimated)
         finish = _finish_reason(upstream.get("finish_reason"), calls, usage, request)
         yield StreamEnd(usage=usage, finish_reason=finish, tool_calls=calls)
         return
+    if not hasattr(upstream, "__aiter__"):
+        raise BackendError(
+            "the backend answered a stream request with neither a result nor a stream"
+        )
     text_parts: list[str] = []
     usage_seen: dict[str, int] | None = None
     finish_seen: str | None = None
@@ -187,8 +191,8 @@ async def _stream_items(ai: AIBinding, request: GenerationRequest) -> AsyncItera
         if close is not None:
             await close()
     calls = whole_calls + [_joined_call(call_fragments[i]) for i in sorted(call_fragments)]
-    usage = _usage(usage_seen, request, completion_text="".join(text_parts))
-    await report_usage(ai, request.model.id, usage)
+    usage, estimated = _usage(usage_seen, request, "".join(text_parts), calls)
+    await report_usage(ai, request.model.id, usage, estimated=estimated)
     finish = _finish_reason(finish_seen, calls, usage, request)
     yield StreamEnd(usage=usage, finish_reason=finish, tool_calls=calls)
 
@@ -201,45 +205,19 @@ def _merge_fragment(calls: dict[int, dict[str, Any]], fragment: dict[str, Any]) 
 
 
 def _joined_call(call: dict[str, Any]) -> dict[str, Any]:
-    return _tool_call({"name": call["name"], "arguments": call["arguments"]})
-
-
-def _tool_call(call: Any) -> dict[str, Any]:
-    if not isinstance(call, dict):
-        raise BackendError(f"the backend returned a malformed tool call: {call!r:.200}")
-    function = call["function"] if isinstance(call.get("function"), dict) else call
-    arguments = function.get("arguments") or {}
-    if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments) if arguments.strip() else {}
-        except ValueError:
-            raise InvalidModelOutput(
-                f"the model called '{function.get('name')}' with arguments that are not JSON"
-            ) from None
-    if not isinstance(arguments, dict):
-        raise InvalidModelOutput("the model called a tool with arguments that are not an object")
-    return {"name": str(function.get("name") or ""), "arguments": arguments}
+    return tool_call({"name": call["name"], "arguments": call["arguments"]})
 
 
 def _usage(
-    raw: dict[str, Any] | None, request: GenerationRequest, *, completion_text: str
-) -> dict[str, int]:
-    if raw:
-        prompt = int(raw.get("prompt_tokens") or 0)
-        completion = int(raw.get("completion_tokens") or 0)
-        return {
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": int(raw.get("total_tokens") or prompt + completion),
-        }
-    # No usage from the backend: estimate rather than report zeros.
-    prompt = max(1, request.input_text_length() // CHARS_PER_TOKEN_LOW_ESTIMATE)
-    completion = len(completion_text) // CHARS_PER_TOKEN_LOW_ESTIMATE
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
+    raw: Any, request: GenerationRequest, text: str, tool_calls: list[dict[str, Any]]
+) -> tuple[dict[str, int], bool]:
+    return counted_usage(
+        raw,
+        context_window=request.model.context_window,
+        prompt_chars=request.input_text_length(),
+        text=text,
+        tool_calls=tool_calls,
+    )
 
 
 def _finish_reason(
@@ -256,17 +234,3 @@ def _finish_reason(
     if max_tokens is not None and usage["completion_tokens"] >= max_tokens:
         return "length"
     return "stop"
-
-
-def _require_json(text: str, finish_reason: str) -> None:
-    try:
-        json.loads(text)
-    except ValueError:
-        if finish_reason == "length":
-            raise InvalidModelOutput(
-                "the JSON answer was cut off by max_tokens; ask for more tokens"
-            ) from None
-        raise InvalidModelOutput(
-            "the model did not return valid JSON although response_format asked for it; "
-            "retrying may help"
-        ) from None
