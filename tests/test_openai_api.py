@@ -240,3 +240,16 @@ def test_unknown_route_under_v1_uses_the_openai_envelope(client):
     response = client.get("/v1/nothing")
     assert response.status_code == 404
     assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_deeply_nested_tool_call_arguments_in_history_are_a_400(client):
+    """Arguments nested past the JSON decoder's stack were a RecursionError: a 500."""
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "[" * 100_000}}
+    messages = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "ok"},
+    ]
+    response = chat(client, messages=messages)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "messages"

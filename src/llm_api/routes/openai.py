@@ -137,7 +137,7 @@ def _binding_message(message: Message) -> dict[str, Any]:
 def _arguments(function: Any) -> dict[str, Any]:
     try:
         arguments = json.loads(function.arguments or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting past the decoder's stack is a bad request too
         raise InvalidRequest(
             f"messages: the arguments of tool call '{function.name}' are not valid JSON",
             param="messages",
