@@ -8,8 +8,11 @@ import pytest
 
 from llm_api import catalog
 from llm_api.catalog import (
+    DEFAULT_MODEL,
+    FAST_MODEL,
     MODELS,
     TABLE,
+    TUTOR_MODEL,
     ModelConfigError,
     deprecation_header,
     known_ids,
@@ -22,6 +25,7 @@ from llm_api.catalog import (
 from llm_api.catalog_model import ModelInfo
 from llm_api.catalog_table import RETIRED_IDS
 from llm_api.errors import ModelNotFound
+from llm_api.settings import Settings
 
 SEED_IDS = [
     "llama-3.3-70b-instruct-fp8-fast",
@@ -196,6 +200,18 @@ def test_reasoning_flags_follow_the_facts() -> None:
         "llama-3.2-1b-instruct",
         "llama-3.2-3b-instruct",
     }
+
+
+def test_the_defaults_have_json_mode_tools_a_long_context_and_no_forced_reasoning() -> None:
+    for short_id in (DEFAULT_MODEL, FAST_MODEL, TUTOR_MODEL):
+        model = resolve_model(short_id)
+        assert model.supports_json_mode and model.supports_tools
+        assert not model.reasoning and not model.retired and not model.small
+        assert model.context_window >= 128_000
+        assert model.io_shape == "legacy"  # what the binding layer reads today
+        assert model in MODELS  # listed by /api/llm/models
+    assert Settings() == Settings.from_mapping({})
+    assert Settings().tutor_model == TUTOR_MODEL
 
 
 def test_an_unknown_model_names_the_known_ones() -> None:

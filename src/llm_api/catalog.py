@@ -24,6 +24,7 @@ __all__ = [
     "MODELS",
     "RETIRED_2026_05_30",
     "TABLE",
+    "TUTOR_MODEL",
     "Catalog",
     "IoShape",
     "ModelConfigError",
@@ -42,9 +43,24 @@ __all__ = [
 #: the listing is wired to the merged catalog. Every id of ``TABLE`` resolves.
 MODELS: tuple[ModelInfo, ...] = SEED_MODELS
 
-DEFAULT_MODEL = "llama-3.2-3b-instruct"
-#: JSON-schema mode and speed: the default for structured jobs such as prompt optimisation
-FAST_MODEL = "llama-3.3-70b-instruct-fp8-fast"
+# The defaults, chosen (late 2026) for JSON-schema support, context, price and no forced
+# reasoning. llama-4-scout-17b-16e-instruct: `response_format` json_schema and tools [M-scout],
+# 131,000 tokens, 0.27 / 0.85, no reasoning, and the legacy shape every host reads today.
+# Passed over: llama-3.2-3b-instruct (the old default: no confirmed JSON mode or tools, and
+# small); llama-3.3-70b-instruct-fp8-fast (the old fast/tutor model: 24,000 tokens, output
+# 2.6x scout's price); gpt-oss-* (reasoning cannot be turned off); glm-4.7-flash (cheapest,
+# 0.0605 / 0.40, but thinks by default and takes the Chat Completions shape: the candidate once
+# the binding layer reads that shape and turns thinking off); gemma-4 and qwen3 (reasoning
+# whose switch is unconfirmed); kimi-k2.6 (Workers Paid only, 4.00 per M output).
+
+#: used when a request names no model (LLM_API_DEFAULT_MODEL)
+DEFAULT_MODEL = "llama-4-scout-17b-16e-instruct"
+#: prompt optimisation, the seed's "fast LLM" (LLM_API_FAST_MODEL): JSON schema, low latency
+#: (17B active parameters), no thinking tokens before the answer
+FAST_MODEL = "llama-4-scout-17b-16e-instruct"
+#: level feedback, topics and session summaries (LLM_API_TUTOR_MODEL): JSON mode, and a
+#: context that takes any accepted transcript (200,000 characters) in one request
+TUTOR_MODEL = "llama-4-scout-17b-16e-instruct"
 
 #: the built-in table's view; never updated (a host reading the live list keeps its own)
 TABLE_CATALOG = Catalog(TABLE)
