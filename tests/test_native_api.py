@@ -7,7 +7,7 @@ import pytest
 from llm_api.errors import BackendBusy, BackendError, BackendTimeout, ModelNotFound
 from tests.conftest import sse_data
 
-FULL_DEFAULT = "@cf/meta/llama-3.2-3b-instruct"
+FULL_DEFAULT = "@cf/meta/llama-4-scout-17b-16e-instruct"
 
 
 def test_models_lists_the_six_seed_models_with_full_ids(client):
@@ -23,7 +23,7 @@ def test_models_lists_the_six_seed_models_with_full_ids(client):
         "@cf/meta/llama-2-7b-chat-fp16",
     ]
     assert models[1] == {
-        "id": FULL_DEFAULT,
+        "id": "@cf/meta/llama-3.2-3b-instruct",
         "name": "Llama 3.2 3B",
         "contextWindow": 128000,
         "supportsTools": False,
@@ -107,6 +107,7 @@ def test_tools_on_a_model_without_tool_support_is_a_400_that_says_so(client, ai)
     response = client.post(
         "/api/llm/chat/completions",
         json={
+            "model": "llama-3.2-3b-instruct",
             "messages": [{"role": "user", "content": "x"}],
             "tools": [{"type": "function", "function": {"name": "f"}}],
         },

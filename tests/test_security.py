@@ -187,7 +187,7 @@ def test_a_key_limited_to_some_models_gets_403_for_others(platform):
     assert allowed.status_code == 200
     refused = client.post("/api/llm/generate", json={"prompt": "x"})
     assert refused.status_code == 403
-    assert "may not use '@cf/meta/llama-3.2-3b-instruct'" in refused.json()["error"]
+    assert "may not use '@cf/meta/llama-4-scout-17b-16e-instruct'" in refused.json()["error"]
 
 
 @pytest.fixture

@@ -94,7 +94,7 @@ def test_level_feedback_assembles_five_sections_with_real_numbers(client, ai):
         "Aim for longer, connected answers on abstract topics."
     )
     call = ai.calls[0]
-    assert call["model"] == "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
+    assert call["model"] == "@cf/meta/llama-4-scout-17b-16e-instruct"
     assert call["inputs"]["response_format"]["type"] == "json_schema"
     facts = call["inputs"]["messages"][1]["content"]
     assert "Strengths, in this order: task achievement (score 78), then grammar (score 75)" in facts

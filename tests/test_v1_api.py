@@ -30,7 +30,7 @@ def test_chat_answers_chat_completion_with_configured_default_model(client, ai):
     assert response.status_code == 200
     body = response.json()
     assert body["object"] == "chat.completion"
-    assert body["model"] == "@cf/meta/llama-3.2-3b-instruct"
+    assert body["model"] == "@cf/meta/llama-4-scout-17b-16e-instruct"
     assert body["choices"][0]["message"] == {"role": "assistant", "content": "echo: What is AI?"}
     assert ai.calls[0]["inputs"]["temperature"] == 0.7
 
@@ -97,7 +97,7 @@ def test_optimize_image_prompt_assembles_model_cues(client, ai):
     )
     assert "Added lighting: soft window light" in body["improvements"]
     call = ai.calls[0]
-    assert call["model"] == "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
+    assert call["model"] == "@cf/meta/llama-4-scout-17b-16e-instruct"
     assert call["inputs"]["response_format"]["type"] == "json_schema"
     assert "lens" in call["inputs"]["response_format"]["json_schema"]["properties"]
     # the user's prompt is fenced as a JSON string, as data

@@ -1,66 +1,98 @@
-"""The model table: ids, aliases, context windows, capabilities and prices.
+"""The model catalog: ids, aliases, context windows, capabilities, prices and retirements.
 
-Figures are the seed documentation's (Workers AI list prices per million tokens).
+The table is in ``catalog_table``; the live list (``catalog_live``), the merged view
+(``catalog_view.Catalog``) and its cache (``catalog_cache``) sit next to it. The functions here
+work on the built-in table alone: a host that reads the live list builds its own ``Catalog``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from llm_api.catalog_lifecycle import (
+    ModelConfigError,
+    deprecation_header,
+    parse_successor_setting,
+    sunset_header,
+)
+from llm_api.catalog_model import CLOUDFLARE_PREFIX, IoShape, ModelInfo, ReasoningEffort
+from llm_api.catalog_table import RETIRED_2026_05_30, SEED_MODELS, TABLE
+from llm_api.catalog_view import Catalog
 
-from llm_api.errors import ModelNotFound
+__all__ = [
+    "CLOUDFLARE_PREFIX",
+    "DEFAULT_MODEL",
+    "FAST_MODEL",
+    "MODELS",
+    "RETIRED_2026_05_30",
+    "TABLE",
+    "TUTOR_MODEL",
+    "Catalog",
+    "IoShape",
+    "ModelConfigError",
+    "ModelInfo",
+    "ReasoningEffort",
+    "deprecation_header",
+    "known_ids",
+    "parse_successors",
+    "resolve_model",
+    "serving_model",
+    "successor",
+    "sunset_header",
+]
 
-CLOUDFLARE_PREFIX = "@cf/meta/"
+#: The seed's six, in the seed's order: what ``/api/llm/models`` and ``/v1/models`` list until
+#: the listing is wired to the merged catalog. Every id of ``TABLE`` resolves.
+MODELS: tuple[ModelInfo, ...] = SEED_MODELS
 
+# The defaults, chosen (late 2026) for JSON-schema support, context, price and no forced
+# reasoning. llama-4-scout-17b-16e-instruct: `response_format` json_schema and tools [M-scout],
+# 131,000 tokens, 0.27 / 0.85, no reasoning, and the legacy shape every host reads today.
+# Passed over: llama-3.2-3b-instruct (the old default: no confirmed JSON mode or tools, and
+# small); llama-3.3-70b-instruct-fp8-fast (the old fast/tutor model: 24,000 tokens, output
+# 2.6x scout's price); gpt-oss-* (reasoning cannot be turned off); glm-4.7-flash (cheapest,
+# 0.0605 / 0.40, but thinks by default and takes the Chat Completions shape: the candidate once
+# the binding layer reads that shape and turns thinking off); gemma-4 and qwen3 (reasoning
+# whose switch is unconfirmed); kimi-k2.6 (Workers Paid only, 4.00 per M output).
 
-@dataclass(frozen=True, slots=True)
-class ModelInfo:
-    short_id: str
-    name: str
-    context_window: int
-    supports_tools: bool
-    supports_json_mode: bool
-    cost_per_m_input: float
-    cost_per_m_output: float
+#: used when a request names no model (LLM_API_DEFAULT_MODEL)
+DEFAULT_MODEL = "llama-4-scout-17b-16e-instruct"
+#: prompt optimisation, the seed's "fast LLM" (LLM_API_FAST_MODEL): JSON schema, low latency
+#: (17B active parameters), no thinking tokens before the answer
+FAST_MODEL = "llama-4-scout-17b-16e-instruct"
+#: level feedback, topics and session summaries (LLM_API_TUTOR_MODEL): JSON mode, and a
+#: context that takes any accepted transcript (200,000 characters) in one request
+TUTOR_MODEL = "llama-4-scout-17b-16e-instruct"
 
-    @property
-    def id(self) -> str:
-        return CLOUDFLARE_PREFIX + self.short_id
-
-    def estimated_cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return (
-            prompt_tokens * self.cost_per_m_input + completion_tokens * self.cost_per_m_output
-        ) / 1_000_000
-
-
-MODELS: tuple[ModelInfo, ...] = (
-    ModelInfo("llama-3.3-70b-instruct-fp8-fast", "Llama 3.3 70B (Fast)", 24_000, True, True, 0.29, 2.25),
-    ModelInfo("llama-3.2-3b-instruct", "Llama 3.2 3B", 128_000, False, False, 0.051, 0.34),
-    ModelInfo("llama-4-scout-17b-16e-instruct", "Llama 4 Scout 17B", 131_000, True, True, 0.27, 0.85),
-    ModelInfo("llama-3.1-8b-instruct", "Llama 3.1 8B", 7_968, False, True, 0.28, 0.83),
-    ModelInfo("llama-3-8b-instruct", "Llama 3 8B", 8_192, False, True, 0.28, 0.83),
-    ModelInfo("llama-2-7b-chat-fp16", "Llama 2 7B", 4_096, False, False, 0.56, 6.67),
-)  # fmt: skip
-
-DEFAULT_MODEL = "llama-3.2-3b-instruct"
-#: JSON-schema mode and speed: the default for structured jobs such as prompt optimisation
-FAST_MODEL = "llama-3.3-70b-instruct-fp8-fast"
-
-_BY_ID: dict[str, ModelInfo] = {}
-for _model in MODELS:
-    _BY_ID[_model.short_id] = _model
-    _BY_ID[_model.id] = _model
+#: the built-in table's view; never updated (a host reading the live list keeps its own)
+TABLE_CATALOG = Catalog(TABLE)
 
 
 def known_ids() -> list[str]:
-    return [model.short_id for model in MODELS]
+    return TABLE_CATALOG.known_ids()
 
 
 def resolve_model(model_id: str, *, param: str = "model") -> ModelInfo:
     """Find a model by short id (``llama-3.2-3b-instruct``) or full id (``@cf/meta/...``)."""
-    model = _BY_ID.get(model_id.strip())
-    if model is None:
-        raise ModelNotFound(
-            f"The model '{model_id}' does not exist. Known models: {', '.join(known_ids())}",
-            param=param,
-        )
-    return model
+    return TABLE_CATALOG.resolve(model_id, param=param)
+
+
+def successor(model: ModelInfo, *, successors: dict[str, str] | None = None) -> ModelInfo | None:
+    """The active model that answers for a retired one (pins from ``parse_successors`` first)."""
+    return _catalog(successors).successor(model)
+
+
+def serving_model(
+    model: ModelInfo, *, successors: dict[str, str] | None = None
+) -> ModelInfo | None:
+    """The model that answers for ``model``: itself while active, else its successor; None
+    when it is retired and nothing answers for it."""
+    return _catalog(successors).serving_model(model)
+
+
+def parse_successors(raw: str | None, *, catalog: Catalog | None = None) -> dict[str, str]:
+    """The ``LLM_API_MODEL_SUCCESSORS`` setting (``retired=successor,...``) as full ids;
+    ``ModelConfigError`` (a ``ValueError``) names a bad entry."""
+    return parse_successor_setting(raw, (catalog or TABLE_CATALOG).get)
+
+
+def _catalog(successors: dict[str, str] | None) -> Catalog:
+    return Catalog(TABLE, successors=successors) if successors else TABLE_CATALOG

@@ -5,12 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from llm_api.catalog import DEFAULT_MODEL, FAST_MODEL, resolve_model
+from llm_api.catalog import DEFAULT_MODEL, FAST_MODEL, TUTOR_MODEL, resolve_model
 from llm_api.errors import ApiError
-
-#: JSON mode and a 24k context: the default for level feedback, topics and summaries
-#: (README, "Language-learning endpoints", says why)
-TUTOR_MODEL = "llama-3.3-70b-instruct-fp8-fast"
 
 #: defaults as module constants: with ``slots=True`` a class attribute such as
 #: ``Settings.max_body_bytes`` is a slot descriptor, not the default value

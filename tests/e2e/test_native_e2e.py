@@ -27,7 +27,7 @@ def test_generate_returns_text_and_real_usage(http: httpx.Client) -> None:
     assert response.status_code == 200, response.text
     assert response.headers["x-llm-backend"].startswith("embedded")
     body = response.json()
-    assert body["model"] == "@cf/meta/llama-3.2-3b-instruct"
+    assert body["model"] == "@cf/meta/llama-4-scout-17b-16e-instruct"
     assert body["text"].strip()
     usage = body["usage"]
     assert 0 < usage["completion_tokens"] <= 40
