@@ -110,7 +110,9 @@ def test_https_through_an_http_proxy_tunnels_with_connect(
         assert response.content == b"through the tunnel"
         connect = proxy["requests"][0]
         assert connect.startswith(f"CONNECT localhost:{origin['port']} HTTP/1.1")
-        assert "Proxy-Authorization: Basic dXNlcjpwQHNz" in connect  # user:p@ss
+        fields = dict(line.split(": ", 1) for line in connect.split("\r\n")[1:] if line)
+        sent = {name.lower(): value for name, value in fields.items()}
+        assert sent["proxy-authorization"] == "Basic dXNlcjpwQHNz"  # user:p@ss
         assert origin["requests"][0]["line"] == "POST /v1/chat HTTP/1.1"
 
     run(go())
