@@ -93,6 +93,10 @@ class HostileState:
         """Set when the client closed a connection that was serving ``word``."""
         return self.event("closed", word)
 
+    def stray(self, word: str) -> threading.Event:
+        """Set once bytes nobody asked for were written after ``word``'s answer."""
+        return self.event("stray", word)
+
     def count(self, word: str) -> int:
         return self.requests.count(word)
 
@@ -171,11 +175,13 @@ async def trailing(writer: Writer, state: HostileState, stream: bool) -> str:
     await _write(writer, sized(completion("trailing")))
     await asyncio.sleep(0.05)
     await _write(writer, sized(completion(SMUGGLED)))
+    state.stray("trailing").set()
     return "keep"
 
 
 async def trailing_same_packet(writer: Writer, state: HostileState, stream: bool) -> str:
     await _write(writer, sized(completion("trailing")) + sized(completion(SMUGGLED)))
+    state.stray("trailingsamepacket").set()
     return "keep"
 
 

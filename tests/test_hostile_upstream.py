@@ -133,6 +133,36 @@ def test_a_gzip_bomb_in_a_stream_ends_it_in_bounded_memory(upstream: HostileUpst
     assert outcome.received == b'data: {"response":"boom"}\n\n'  # what came before the cap
 
 
+@pytest.mark.parametrize("word", ["gzipbombstream", "endlessstream"])
+def test_a_hostile_stream_never_stalls_the_event_loop(upstream: HostileUpstream, word: str) -> None:
+    """While a stream is read to its cap, other requests (a ticker here) still run."""
+
+    async def go() -> float:
+        backend = OpenAICompatibleBackend(upstream.base_url)
+        longest, done = 0.0, asyncio.Event()
+
+        async def ticker() -> None:
+            nonlocal longest
+            last = time.monotonic()
+            while not done.is_set():
+                await asyncio.sleep(0.005)
+                now = time.monotonic()
+                longest, last = max(longest, now - last), now
+
+        ticking = asyncio.create_task(ticker())
+        try:
+            with pytest.raises(BackendError, match="larger than 64 MiB"):
+                async for _ in await backend.run("m", {"prompt": word, "stream": True}):
+                    pass
+        finally:
+            done.set()
+            await ticking
+            await backend.aclose()
+        return longest
+
+    assert asyncio.run(go()) < 0.2
+
+
 def test_a_stream_without_end_stops_at_the_stream_cap(upstream: HostileUpstream) -> None:
     outcome = call(upstream, "endlessstream", stream=True)
     assert_502(outcome, f"a stream larger than {MAX_STREAM_BYTES // MiB} MiB")
@@ -168,8 +198,8 @@ def test_bytes_after_an_answer_never_reach_the_next_caller(
         try:
             first = await backend.run("m", {"prompt": word})
             # the stray answer arrives while the connection sits in the pool
-            await asyncio.to_thread(upstream.state.received(word).wait, 2)
-            await asyncio.sleep(0.2)
+            assert await asyncio.to_thread(upstream.state.stray(word).wait, 2)
+            await asyncio.sleep(0.05)  # for this loop to read it: no event says when
             answers = [first["response"]]
             for _ in range(3):
                 answers.append((await backend.run("m", {"prompt": "fine"}))["response"])

@@ -119,6 +119,22 @@ def test_gzip_answers_are_inflated() -> None:
     run(go())
 
 
+def test_an_upstream_cookie_is_never_sent_back() -> None:
+    """One session serves every caller: a cookie would cross from one to the next."""
+
+    async def go() -> None:
+        answers = (ok(b"1", "set-cookie: session=caller-a; Path=/"), ok(b"2"))
+        async with scripted(answering(*answers)) as seen:
+            http = client()
+            url = f"http://localhost:{seen['port']}/v1"  # a jar keeps no cookie for an IP
+            await http.post(url, json={})
+            await http.post(url, json={})
+            await http.aclose()
+        assert "cookie" not in seen["requests"][1]["headers"]
+
+    run(go())
+
+
 def test_interim_1xx_answers_are_skipped() -> None:
     async def go() -> None:
         answer = b"HTTP/1.1 103 Early Hints\r\nlink: </x>\r\n\r\n" + ok(b"final")

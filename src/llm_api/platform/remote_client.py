@@ -23,6 +23,7 @@ methods), so a request the upstream may have received is never sent twice.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json as jsonlib
 import ssl
@@ -40,6 +41,7 @@ MiB = 1 << 20
 MAX_BODY_BYTES = 8 * MiB  # a whole (non-streamed) answer, inflated
 MAX_STREAM_BYTES = 64 * MiB  # one streamed answer, inflated
 MAX_ERROR_BODY_BYTES = 64 * 1024  # of an error answer: its message is cut to 500 characters
+YIELD_EVERY_BYTES = 256 * 1024  # a stream read without pause lets other requests run this often
 MAX_CONNECTIONS = 256  # open upstream connections; more calls wait (within `connect`)
 KEEPALIVE_EXPIRY_S = 4.0  # under uvicorn's and most servers' 5 s keep-alive
 
@@ -136,12 +138,21 @@ class Response:
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
         """The body as it arrives (each read, inflated), at most ``MAX_STREAM_BYTES``."""
-        size = 0
+        declared = self._raw.content_length
+        if declared is not None and declared > MAX_STREAM_BYTES:
+            raise AnswerTooLarge(f"a stream of {declared} bytes (the limit is {MAX_STREAM_BYTES})")
+        size = unyielded = 0
         async for data in self._raw.content.iter_any():
             size += len(data)
             if size > MAX_STREAM_BYTES:
                 raise AnswerTooLarge(f"a stream larger than {MAX_STREAM_BYTES // MiB} MiB")
             yield data
+            unyielded += len(data)
+            if unyielded >= YIELD_EVERY_BYTES:
+                # aiohttp inflates what it already holds as fast as it is read, without
+                # an await: a small gzip body could keep every other request waiting
+                unyielded = 0
+                await asyncio.sleep(0)
 
     async def aread(self) -> bytes:
         """The whole body: at most ``MAX_BODY_BYTES``, or the start of an error's."""
@@ -210,6 +221,9 @@ class UpstreamClient:
                 trust_env=False,  # the proxy environment is read once (_Proxies)
                 auto_decompress=True,
                 headers={"user-agent": USER_AGENT},
+                # one session serves every caller: an upstream's cookie must not be
+                # handed from one caller's request to the next
+                cookie_jar=aiohttp.DummyCookieJar(),
                 raise_for_status=False,
             )
         return self._session
