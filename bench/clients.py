@@ -1,6 +1,6 @@
 """CPU per request of HTTP clients against bench/upstream.py: what a gateway pays upstream.
 
-    python bench/clients.py [--requests 2000]
+    python bench/clients.py [--requests 2000] [--loop uvloop]
 
 Starts its own upstream on loopback; measures a bare asyncio HTTP/1.1 exchange (the
 floor), llm-api's client (``platform/remote_client.py``: aiohttp with the backends'
@@ -99,7 +99,16 @@ async def with_aiohttp(url: str, n: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument(
+        "--loop", choices=["asyncio", "uvloop"], default="asyncio", help="uvloop: as `serve` runs"
+    )
     args = parser.parse_args()
+    if args.loop == "uvloop":
+        import uvloop
+
+        runner = uvloop.run
+    else:
+        runner = asyncio.run
     clients = {
         "bare asyncio": with_asyncio,
         "llm-api": with_llm_api,
@@ -114,7 +123,7 @@ def main() -> None:
         wait_ready(url)
         for name, client in clients.items():
             try:
-                seconds = asyncio.run(client(url, args.requests))
+                seconds = runner(client(url, args.requests))
             except ImportError:
                 print(f"{name:<14} not installed here")
                 continue

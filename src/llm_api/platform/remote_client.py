@@ -106,8 +106,8 @@ class _CleanPool(aiohttp.TCPConnector):
     aiohttp goes on parsing a pooled connection's input, and hands a message that arrives
     there to the next request sent on it: an upstream's stray bytes after its answer would
     become another caller's answer. ``should_close`` (public) is true once anything is
-    queued, so such a connection is closed instead. (``_get`` is aiohttp's hook for
-    taking a connection from the pool; tests/test_remote_transport.py pins this.)
+    queued, so such a connection is closed instead. (``_get`` is private: where aiohttp
+    takes a connection from the pool; tests/test_hostile_upstream.py fails if it moves.)
     """
 
     async def _get(self, key: Any, traces: Any) -> Any:
