@@ -68,10 +68,12 @@ clean:
 # bounds its own time. LiteLLM gets its own venv so it never touches the project's.
 BENCH_OUT := bench/results
 BENCH_TREES := $(or $(TMPDIR),/tmp)/llm-api-bench
-# older trees measured side by side with the checkout: before the first CPU fixes, and the
-# gateway before its own HTTP client, uvloop, the GC freeze and the stream watchdog
+# older trees measured side by side with the checkout: before the first CPU fixes, the
+# gateway before its own HTTP client, uvloop, the GC freeze and the stream watchdog, and
+# the last one with that own client (before aiohttp, issue 12)
 BENCH_BEFORE_REV := d296971^
 BENCH_HTTPX_REV := d7a2c0e
+BENCH_OWNCLIENT_REV := 8ea2928
 
 bench/.venv-litellm/.installed:
 	$(PYTHON) -m venv bench/.venv-litellm
@@ -85,6 +87,7 @@ bench: .SHELLFLAGS := -o pipefail -c
 bench: install bench/.venv-litellm/.installed
 	sh bench/tree_at.sh '$(BENCH_BEFORE_REV)' $(BENCH_TREES)/before
 	sh bench/tree_at.sh $(BENCH_HTTPX_REV) $(BENCH_TREES)/httpx
+	sh bench/tree_at.sh $(BENCH_OWNCLIENT_REV) $(BENCH_TREES)/ownclient
 	mkdir -p $(BENCH_OUT)
 	$(BIN)/python bench/cpu_compare.py before=$(BENCH_TREES)/before/src \
 	  start=$(BENCH_TREES)/httpx/src now= --json $(BENCH_OUT)/cpu-compare.json \
@@ -97,10 +100,15 @@ bench: install bench/.venv-litellm/.installed
 	  | tee $(BENCH_OUT)/stream-cpu.txt
 	$(BIN)/python bench/stream_cpu.py --label now | tee -a $(BENCH_OUT)/stream-cpu.txt
 	$(BIN)/python bench/clients.py | tee $(BENCH_OUT)/clients.txt
-	bench/.venv-litellm/bin/python bench/clients.py | tee $(BENCH_OUT)/clients-aiohttp.txt
+	PYTHONPATH=$(BENCH_TREES)/ownclient/src $(BIN)/python bench/clients.py \
+	  | tee $(BENCH_OUT)/clients-ownclient.txt
+	$(BIN)/python bench/clients.py --loop uvloop | tee $(BENCH_OUT)/clients-uvloop.txt
+	PYTHONPATH=$(BENCH_TREES)/ownclient/src $(BIN)/python bench/clients.py --loop uvloop \
+	  | tee $(BENCH_OUT)/clients-ownclient-uvloop.txt
 	$(BIN)/python bench/gateway.py --json $(BENCH_OUT)/gateway.json \
 	  --variant llm-api-asyncio=,LLM_API_LOOP=asyncio \
 	  --variant llm-api-httpx=$(BENCH_TREES)/httpx/src \
+	  --variant llm-api-ownclient=$(BENCH_TREES)/ownclient/src \
 	  | tee $(BENCH_OUT)/gateway.md
 	$(BIN)/python bench/gc_pauses.py | tee $(BENCH_OUT)/gc-pauses.md
 	$(BIN)/python bench/embedded.py --json $(BENCH_OUT)/embedded.json \

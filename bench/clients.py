@@ -1,11 +1,12 @@
 """CPU per request of HTTP clients against bench/upstream.py: what a gateway pays upstream.
 
-    python bench/clients.py [--requests 2000]
+    python bench/clients.py [--requests 2000] [--loop uvloop]
 
 Starts its own upstream on loopback; measures a bare asyncio HTTP/1.1 exchange (the
-floor), llm-api's own client (``platform/http_client.py``, what the remote backends use),
-httpx (what they used before it), and aiohttp when it is importable (LiteLLM's transport;
-run this script with bench/.venv-litellm/bin/python to include it).
+floor), llm-api's client (``platform/remote_client.py``: aiohttp with the backends'
+settings and caps, what the remote backends use), plain aiohttp, and httpx. An older tree
+through ``PYTHONPATH`` (bench/tree_at.sh) measures the client it had instead: before
+aiohttp, the hand-written ``platform/http_client.py``.
 """
 
 from __future__ import annotations
@@ -65,9 +66,14 @@ async def with_asyncio(url: str, n: int) -> float:
 
 
 async def with_llm_api(url: str, n: int) -> float:
-    from llm_api.platform.http_client import HttpClient
+    try:
+        from llm_api.platform.remote_client import Timeout, UpstreamClient
 
-    client = HttpClient()
+        client = UpstreamClient(Timeout(read=120.0, connect=10.0))
+    except ImportError:  # a tree from before aiohttp: its own client
+        from llm_api.platform.http_client import HttpClient  # type: ignore[import-not-found]
+
+        client = HttpClient()
 
     async def send() -> None:
         (await client.post(url, json=BODY)).json()
@@ -93,7 +99,16 @@ async def with_aiohttp(url: str, n: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument(
+        "--loop", choices=["asyncio", "uvloop"], default="asyncio", help="uvloop: as `serve` runs"
+    )
     args = parser.parse_args()
+    if args.loop == "uvloop":
+        import uvloop
+
+        runner = uvloop.run
+    else:
+        runner = asyncio.run
     clients = {
         "bare asyncio": with_asyncio,
         "llm-api": with_llm_api,
@@ -108,7 +123,7 @@ def main() -> None:
         wait_ready(url)
         for name, client in clients.items():
             try:
-                seconds = asyncio.run(client(url, args.requests))
+                seconds = runner(client(url, args.requests))
             except ImportError:
                 print(f"{name:<14} not installed here")
                 continue

@@ -2,7 +2,7 @@
 
 ``WorkersAIRestBackend`` calls Workers AI over Cloudflare's REST API (or AI Gateway);
 ``OpenAICompatibleBackend`` calls any OpenAI-compatible chat completions server.
-CPython host only: both use asyncio sockets (`http_client`).
+CPython host only: both use aiohttp (`remote_client`).
 """
 
 from llm_api.platform.remote_openai import OpenAICompatibleBackend

@@ -1,7 +1,7 @@
-"""What the remote backends share: one HTTP client, transport failures, upstream bodies.
+"""What the remote backends share: the upstream client, transport failures, upstream bodies.
 
-CPython host only (the client is ``http_client``, on asyncio streams). The backends
-themselves live in ``remote_workers_ai`` and ``remote_openai``.
+CPython host only (the client is aiohttp, in ``remote_client``). The backends themselves
+live in ``remote_workers_ai`` and ``remote_openai``.
 """
 
 from __future__ import annotations
@@ -10,16 +10,15 @@ import asyncio
 import contextlib
 import email.utils
 import math
-import socket
-import ssl
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import aiohttp
+
 from llm_api.errors import BackendError, BackendTimeout
-from llm_api.platform import http_client
-from llm_api.platform.http_client import HttpClient, Response, Timeout
+from llm_api.platform.remote_client import AnswerTooLarge, Response, Timeout, UpstreamClient
 
 # The binding's result shapes, shared with the Worker host; re-exported for the backends.
 from llm_api.platform.workers_ai_wire import binding_tool_call as binding_tool_call
@@ -35,26 +34,23 @@ TimeoutArg = float | Timeout
 
 
 class RemoteBackend:
-    """One lazily created :class:`HttpClient`, reused by every call, closed by ``aclose``.
+    """One lazily created :class:`UpstreamClient`, reused by every call, closed by ``aclose``.
 
-    The client is created on first use so that it belongs to the running event loop. A
-    client passed in is used as is (with this backend's timeout) and left for its owner
-    to close.
+    The client is created on first use so that it belongs to the running event loop.
     """
 
-    def __init__(self, *, client: HttpClient | None, timeout: TimeoutArg) -> None:
-        self._client = client
-        self._owns_client = client is None
+    def __init__(self, *, timeout: TimeoutArg) -> None:
         self.timeout = Timeout.of(timeout)
+        self._client: UpstreamClient | None = None
 
-    def http(self) -> HttpClient:
+    def http(self) -> UpstreamClient:
         if self._client is None:
-            self._client = HttpClient(timeout=self.timeout)
+            self._client = UpstreamClient(self.timeout)
         return self._client
 
     async def aclose(self) -> None:
         client, self._client = self._client, None
-        if client is not None and self._owns_client:
+        if client is not None:
             await client.aclose()
 
     async def __aenter__(self) -> RemoteBackend:
@@ -66,43 +62,48 @@ class RemoteBackend:
 
 @contextmanager
 def transport_errors(service: str) -> Iterator[None]:
-    """Turn the client's transport failures into our errors, without URLs or addresses."""
+    """Turn the client's transport failures into our errors, without URLs or addresses.
+
+    A broken connection is a 502 that is not retried (``BackendError`` is not
+    retryable): the upstream may have received the request, and be billing it.
+    """
     try:
         yield
-    except _TIMEOUT_KINDS as exc:
-        kind = _TIMEOUT_KINDS_NAMED[type(exc)]
+    except aiohttp.ServerTimeoutError as exc:  # connect, sock_connect or sock_read
+        kind = "no connection" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "no data"
         raise BackendTimeout(f"{service} did not answer in time ({kind})") from exc
-    except http_client.ConnectError as exc:
+    except aiohttp.ClientHttpProxyError as exc:
+        reason = f"the proxy refused the tunnel ({exc.status})"
+        raise BackendError(f"could not reach {service}: {reason}") from exc
+    except aiohttp.ClientConnectorError as exc:
         raise BackendError(f"could not reach {service}: {_connect_reason(exc)}") from exc
-    except http_client.TransportError as exc:
-        raise BackendError(f"the connection to {service} failed: {type(exc).__name__}") from exc
+    except AnswerTooLarge as exc:
+        raise BackendError(f"{service} sent {exc}") from exc
+    except aiohttp.ClientError as exc:
+        raise BackendError(f"the connection to {service} failed: {_failure(exc)}") from exc
 
 
-_TIMEOUT_KINDS_NAMED = {
-    http_client.ConnectTimeout: "no connection",
-    http_client.ReadTimeout: "no data",
-    http_client.WriteTimeout: "request not sent",
-}
-_TIMEOUT_KINDS = tuple(_TIMEOUT_KINDS_NAMED)
-
-
-def _connect_reason(exc: BaseException) -> str:
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(cause, socket.gaierror):
-            return "host name not resolved"
-        if isinstance(cause, ssl.SSLError):
-            return "TLS handshake failed"
-        cause = cause.__cause__ or cause.__context__
-    # asyncio flattens refused attempts on several addresses into one OSError message
-    text = str(exc).lower()
-    if "refused" in text:
+def _connect_reason(exc: aiohttp.ClientConnectorError) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "host name not resolved"
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return "TLS handshake failed"
+    if isinstance(exc, aiohttp.ClientProxyConnectionError):
+        return "the proxy could not be reached"
+    # happy eyeballs flattens refused attempts on several addresses into one OSError
+    if isinstance(exc.os_error, ConnectionRefusedError) or "refused" in str(exc.os_error):
         return "connection refused"
-    if "proxy" in text:
-        return "the proxy refused the tunnel"
     return "connection failed"
+
+
+def _failure(exc: aiohttp.ClientError) -> str:
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the upstream closed the connection"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "a malformed or truncated body"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return "a malformed HTTP answer"
+    return type(exc).__name__
 
 
 async def opened(stream: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
@@ -122,11 +123,12 @@ DRAIN_TIMEOUT_S = 0.5
 
 
 async def drain(rest: AsyncIterator[Any]) -> None:
-    """Read what follows ``[DONE]`` (the end of the chunked body, usually in the same
+    """Read what follows ``[DONE]`` (the end of the chunked body, usually in the next
     packet), so the client puts the connection back in its pool instead of closing it: else
     every stream pays for a new TCP (and TLS) connection. Bounded: an upstream that keeps
-    the body open after ``[DONE]`` costs at most this wait, then is closed as before."""
-    with contextlib.suppress(TimeoutError):
+    the body open after ``[DONE]`` costs at most this wait, then is closed as before; one
+    that breaks it there only costs the connection — the answer is complete."""
+    with contextlib.suppress(TimeoutError, aiohttp.ClientError, AnswerTooLarge):
         async with asyncio.timeout(DRAIN_TIMEOUT_S):
             async for _ in rest:
                 pass

@@ -16,7 +16,7 @@ from typing import Any
 from llm_api.errors import ApiError, BackendError, InvalidRequest
 from llm_api.platform import workers_ai_wire
 from llm_api.platform.base import RunResult, SSEByteStream
-from llm_api.platform.http_client import HttpClient, Response
+from llm_api.platform.remote_client import Response
 from llm_api.platform.remote_http import (
     DEFAULT_TIMEOUT,
     RemoteBackend,
@@ -72,10 +72,9 @@ class OpenAICompatibleBackend(RemoteBackend):
         *,
         api_key: str | None = None,
         model: str | None = None,
-        client: HttpClient | None = None,
         timeout: TimeoutArg = DEFAULT_TIMEOUT,
     ) -> None:
-        super().__init__(client=client, timeout=timeout)
+        super().__init__(timeout=timeout)
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
         self._model = model
@@ -88,9 +87,7 @@ class OpenAICompatibleBackend(RemoteBackend):
         if body.get("stream"):
             return await opened(self._stream(body))
         with transport_errors(SERVICE):
-            response = await self.http().post(
-                self._url, json=body, headers=self._headers, limits=self.timeout
-            )
+            response = await self.http().post(self._url, json=body, headers=self._headers)
         if response.is_error:
             raise http_error(response)
         payload = read_json(response)
@@ -102,9 +99,7 @@ class OpenAICompatibleBackend(RemoteBackend):
         headers = {**self._headers, "accept": "text/event-stream"}
         state = _StreamState()
         with transport_errors(SERVICE):
-            async with self.http().stream(
-                "POST", self._url, json=body, headers=headers, limits=self.timeout
-            ) as response:
+            async with self.http().stream(self._url, json=body, headers=headers) as response:
                 if response.is_error:
                     await response.aread()
                     raise http_error(response)

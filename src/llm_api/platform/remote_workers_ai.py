@@ -17,7 +17,7 @@ from urllib.parse import quote
 from llm_api.errors import ApiError, BackendError, ModelNotFound
 from llm_api.platform import workers_ai_wire
 from llm_api.platform.base import RunResult, SSEByteStream
-from llm_api.platform.http_client import HttpClient, Response
+from llm_api.platform.remote_client import Response
 from llm_api.platform.remote_http import (
     DEFAULT_TIMEOUT,
     RemoteBackend,
@@ -67,10 +67,9 @@ class WorkersAIRestBackend(RemoteBackend):
         *,
         base_url: str = DEFAULT_BASE_URL,
         gateway_url: str = DEFAULT_GATEWAY_URL,
-        client: HttpClient | None = None,
         timeout: TimeoutArg = DEFAULT_TIMEOUT,
     ) -> None:
-        super().__init__(client=client, timeout=timeout)
+        super().__init__(timeout=timeout)
         self._account = quote(account_id, safe="")
         self._headers = {"authorization": f"Bearer {api_token}"}
         self._base_url = base_url.rstrip("/")
@@ -84,7 +83,7 @@ class WorkersAIRestBackend(RemoteBackend):
         if body.get("stream"):
             return await opened(self._stream(url, headers, body))
         with transport_errors(SERVICE):
-            response = await self.http().post(url, json=body, headers=headers, limits=self.timeout)
+            response = await self.http().post(url, json=body, headers=headers)
         if response.is_error:
             raise workers_ai_error(response)
         return _result(response)
@@ -116,9 +115,7 @@ class WorkersAIRestBackend(RemoteBackend):
     ) -> AsyncGenerator[bytes, None]:
         headers = {**headers, "accept": "text/event-stream"}
         with transport_errors(SERVICE):
-            async with self.http().stream(
-                "POST", url, json=body, headers=headers, limits=self.timeout
-            ) as response:
+            async with self.http().stream(url, json=body, headers=headers) as response:
                 if response.is_error:
                     await response.aread()
                     raise workers_ai_error(response)
