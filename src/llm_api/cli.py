@@ -14,6 +14,7 @@ from llm_api.errors import ApiError
 from llm_api.host_tuning import LOOPS, LoopUnavailable, event_loop_factory, freeze_startup_objects
 from llm_api.platform.base import Platform
 from llm_api.platform.local import BACKENDS, LocalOptions, build_local_platform
+from llm_api.platform.local_http import add_limit_arguments, limits_from_args
 from llm_api.platform.local_state import (
     STATE_DIR_ENV,
     SqliteKeyStore,
@@ -126,6 +127,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="default %(default)s",
     )
+    add_limit_arguments(serve, env)
     keys = commands.add_parser(
         "keys",
         help="manage API keys in the local state folder",
@@ -214,6 +216,7 @@ async def _serve(platform: Platform, args: argparse.Namespace) -> int:
         port=args.port,
         log_level=args.log_level,
         timeout_graceful_shutdown=5,
+        **limits_from_args(args).uvicorn_options(),
     )
     server = uvicorn.Server(config)
     frozen = freeze_startup_objects()
