@@ -430,3 +430,27 @@ def test_a_static_folder_redirect_is_relative(platform, tmp_path):
     assert response.status_code == 307
     assert response.headers["location"] == "/guide/?x=1"
     assert client.get("/guide/").text == "<p>guide</p>"
+
+
+def test_parallel_model_calls_of_one_request_are_admitted_once():
+    """A long transcript's parts call the model at the same time: one decision."""
+    from llm_api.ratelimit import InProcessLimiter
+    from llm_api.security import Admission
+
+    class SlowLimiter(InProcessLimiter):
+        hits = 0
+
+        async def hit(self, key_id, limit, *, now=None):
+            self.hits += 1
+            await asyncio.sleep(0)  # the others ask meanwhile
+            return await super().hit(key_id, limit, now=now)
+
+    async def run():
+        limiter = SlowLimiter()
+        admission = Admission(limiter, "key", 5)
+        decisions = await asyncio.gather(*(admission.decide() for _ in range(4)))
+        return limiter.hits, decisions
+
+    hits, decisions = asyncio.run(run())
+    assert hits == 1
+    assert all(d is decisions[0] and d.admitted and d.remaining == 4 for d in decisions)

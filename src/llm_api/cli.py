@@ -13,8 +13,9 @@ from pathlib import Path
 from llm_api.errors import ApiError
 from llm_api.host_tuning import LOOPS, LoopUnavailable, event_loop_factory, freeze_startup_objects
 from llm_api.platform.base import Platform
+from llm_api.platform.client_limits import add_limit_arguments, limits_from_args
 from llm_api.platform.local import BACKENDS, LocalOptions, build_local_platform
-from llm_api.platform.local_http import add_limit_arguments, limits_from_args
+from llm_api.platform.local_http import uvicorn_options
 from llm_api.platform.local_state import (
     STATE_DIR_ENV,
     SqliteKeyStore,
@@ -216,7 +217,7 @@ async def _serve(platform: Platform, args: argparse.Namespace) -> int:
         port=args.port,
         log_level=args.log_level,
         timeout_graceful_shutdown=5,
-        **limits_from_args(args).uvicorn_options(),
+        **uvicorn_options(limits_from_args(args)),
     )
     server = uvicorn.Server(config)
     frozen = freeze_startup_objects()

@@ -74,13 +74,20 @@ class Admission:
         self._limiter = limiter
         self._key_id = key_id
         self._limit = limit
-        self._lock = asyncio.Lock()  # a summary's parallel parts ask at the same time
+        self._deciding: asyncio.Future[None] | None = None
         self.decision: Decision | None = None
 
     async def decide(self) -> Decision:
-        async with self._lock:
-            if self.decision is None:
+        while self.decision is None:
+            if self._deciding is not None:  # a summary's parallel parts ask at once
+                await asyncio.shield(self._deciding)
+                continue
+            self._deciding = asyncio.get_running_loop().create_future()
+            try:
                 self.decision = await self._limiter.hit(self._key_id, self._limit)
+            finally:  # decided, or failed: the others may try again
+                deciding, self._deciding = self._deciding, None
+                deciding.set_result(None)
         return self.decision
 
     async def require(self) -> None:

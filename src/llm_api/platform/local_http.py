@@ -6,7 +6,8 @@ and kept connections that drip headers or a body open for as long as they drippe
 Here every request must keep to :class:`ClientLimits`:
 
 * request line and headers: at most ``max_header_bytes`` bytes and ``max_headers``
-  headers (431), complete within ``header_timeout_s`` of their first byte (408);
+  headers (431), complete within ``header_timeout_s`` of the connection's opening (or,
+  on a kept-alive connection, of the request's first byte) (408);
 * the body: no pause longer than ``body_timeout_s`` between reads, and complete within
   ``body_deadline_s`` of the headers (408; time when we, not the client, stopped
   reading does not count);
@@ -18,19 +19,17 @@ Answers are written here, before the app runs, in the envelope of the family the
 belongs to, with ``connection: close``; then the connection is half-closed and what the
 client still sends is read and dropped for at most ``LINGER_S`` — closing at once, with
 unread bytes, would reset the connection and could destroy the answer before the client
-reads it. A request the app answers before its body was read (a 401, say) has its
-connection closed once the rest of the body is in, or after ``DRAIN_AFTER_ANSWER_S``:
-those bytes are discarded, never buffered.
-CPython host only (``llm-api serve``); the Worker never sees a socket.
+reads it. A body is read no further than its first socket read until the app asks
+for it; a request the app answers without reading its body (a 401, say) has the rest
+dropped, never buffered, and keeps its connection only if that rest arrives within
+``DRAIN_AFTER_ANSWER_S``. CPython host only (``llm-api serve``); the Worker never sees a
+socket.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from asyncio import TimerHandle, Transport
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
 from typing import Any
 
 import httptools
@@ -47,6 +46,7 @@ from llm_api.errors import (
     family_for_path,
     status_for,
 )
+from llm_api.platform.client_limits import ClientLimits
 
 #: how long a connection whose request was answered early may go on sending its body
 DRAIN_AFTER_ANSWER_S = 1.0
@@ -55,81 +55,15 @@ DRAIN_AFTER_ANSWER_S = 1.0
 LINGER_S = 2.0
 
 
-@dataclass(frozen=True, slots=True)
-class ClientLimits:
-    #: request line plus headers, in bytes (LLM_API_MAX_HEADER_BYTES)
-    max_header_bytes: int = 16 * 1024
-    #: headers per request (LLM_API_MAX_HEADERS)
-    max_headers: int = 100
-    #: seconds from a request's first byte to the end of its headers (LLM_API_HEADER_TIMEOUT)
-    header_timeout_s: float = 10.0
-    #: longest pause, in seconds, between two reads of a body (LLM_API_BODY_TIMEOUT)
-    body_timeout_s: float = 10.0
-    #: seconds from the end of the headers to the end of the body (LLM_API_BODY_DEADLINE)
-    body_deadline_s: float = 60.0
-    #: open connections served at once (LLM_API_MAX_CONNECTIONS)
-    max_connections: int = 100
-
-    def uvicorn_options(self) -> dict[str, Any]:
-        """What ``uvicorn.Config`` takes for these limits (and no ``Server`` header)."""
-        return {
-            "http": guarded_protocol(self),
-            "limit_concurrency": None,  # ours answer in the family envelope
-            "backlog": self.max_connections,  # as many again may wait to be accepted
-            "ws": "none",  # no WebSocket routes: an upgrade must not bypass these limits
-            "server_header": False,
-        }
-
-
-#: flag, environment variable, field, type and help text of each limit
-_OPTIONS = (
-    ("--max-header-bytes", "LLM_API_MAX_HEADER_BYTES", "max_header_bytes", int,
-     "largest request line plus headers, in bytes; 431 beyond"),
-    ("--max-headers", "LLM_API_MAX_HEADERS", "max_headers", int,
-     "most headers in one request; 431 beyond"),
-    ("--header-timeout", "LLM_API_HEADER_TIMEOUT", "header_timeout_s", float,
-     "seconds a request's line and headers may take to arrive; 408 after"),
-    ("--body-timeout", "LLM_API_BODY_TIMEOUT", "body_timeout_s", float,
-     "longest pause in seconds while a request body arrives; 408 after"),
-    ("--body-deadline", "LLM_API_BODY_DEADLINE", "body_deadline_s", float,
-     "seconds a whole request body may take to arrive; 408 after"),
-    ("--max-connections", "LLM_API_MAX_CONNECTIONS", "max_connections", int,
-     "open connections served at once; a request on another is answered 503"),
-)  # fmt: skip
-
-
-def add_limit_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
-    """One flag per limit, defaulting to its environment variable, then to ours."""
-    defaults = ClientLimits()
-    group = parser.add_argument_group("limits on each client (answered before the app runs)")
-    for flag, variable, name, kind, text in _OPTIONS:
-        group.add_argument(
-            flag,
-            type=_positive(kind),
-            # a string default goes through `type` too: a bad variable is reported like a flag
-            default=env.get(variable) or str(getattr(defaults, name)),
-            dest=name,
-            metavar="N" if kind is int else "S",
-            help=f"{text} (default %(default)s; or {variable})",
-        )
-
-
-def limits_from_args(args: argparse.Namespace) -> ClientLimits:
-    return ClientLimits(**{field.name: getattr(args, field.name) for field in fields(ClientLimits)})
-
-
-def _positive(kind: type) -> Any:
-    def parse(raw: str) -> int | float:
-        try:
-            value = kind(raw)
-        except ValueError:
-            value = 0
-        if not value > 0:
-            whole = "whole " if kind is int else ""
-            raise argparse.ArgumentTypeError(f"must be a positive {whole}number, not {raw!r}")
-        return value
-
-    return parse
+def uvicorn_options(limits: ClientLimits) -> dict[str, Any]:
+    """What ``uvicorn.Config`` takes for ``limits`` (and no ``Server`` header)."""
+    return {
+        "http": guarded_protocol(limits),
+        "limit_concurrency": None,  # ours answer in the family envelope
+        "backlog": limits.max_connections,  # as many again may wait to be accepted
+        "ws": "none",  # no WebSocket routes: an upgrade must not bypass these limits
+        "server_header": False,
+    }
 
 
 def guarded_protocol(limits: ClientLimits) -> type[GuardedHttpToolsProtocol]:
@@ -148,6 +82,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._header_count = 0
         self._head_timer: TimerHandle | None = None
         self._in_body = False
+        self._waited_for_app = False
         self._body_timer: TimerHandle | None = None
         self._body_read_at = 0.0
         self._body_deadline = 0.0
@@ -188,6 +123,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # One header line can grow without a callback: the parser keeps it whole.
         if self._in_head and self._head_bytes > self.limits.max_header_bytes:
             self._refuse(self._too_large())
+        elif self._in_body and not self._waited_for_app:
+            # A body still coming: read no more until the app asks for it (uvicorn resumes
+            # reading when it does), so that a request the app refuses unread (a 401)
+            # buffers one read of its body, not 64 KiB more.
+            self._waited_for_app = True
+            self.flow.pause_reading()
 
     # -- the parser's callbacks --------------------------------------------------------
 
@@ -223,6 +164,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             raise self._refusal
         super().on_headers_complete()
         self._in_body = True
+        self._waited_for_app = False
         now = self.loop.time()
         self._body_read_at = now
         self._body_deadline = now + self.limits.body_deadline_s
@@ -238,15 +180,23 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._body_timer is not None:
             self._body_timer.cancel()
             self._body_timer = None
-        if self._drain_timer is not None:  # answered before this body: nothing more to do
+        if self._drain_timer is not None:  # answered before this body, which is now in
             self._drain_timer.cancel()
             self._drain_timer = None
-            self.transport.close()
+            if self.timeout_keep_alive_task is None and not self.pipeline:
+                # uvicorn armed it with the answer; the body's bytes then disarmed it
+                self.timeout_keep_alive_task = self.loop.call_later(
+                    self.timeout_keep_alive, self.timeout_keep_alive_handler
+                )
         self._in_head = True
         self._head_bytes = self._header_bytes = self._header_count = 0
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        if self.cycle is not None and self.cycle.body:
+            # What the app never read would stay allocated until the connection's next
+            # request: after the answer, nobody can read it any more.
+            self.cycle.body = bytearray()
         if self._in_body and not (self._refused or self.transport.is_closing()):
             # Answered before the body was in (a refusal): let the client read the
             # answer, then hang up rather than read a body nobody wants.
