@@ -336,3 +336,18 @@ def test_a_body_answered_before_it_arrived_keeps_its_connection_alive_once_in():
         assert not transport.finished()
 
     run(test)
+
+
+def test_pipelined_requests_keep_their_bodies():
+    async def test() -> None:
+        protocol, transport = Connections(read_then_answer).open()
+        request = b"POST /api/llm/generate HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n\r\n"
+        protocol.data_received(request + b"abc" + request + b"de")
+        protocol.data_received(b"f")
+        async with asyncio.timeout(WAIT_S):
+            while transport.written.count(b'{"size": 3}') < 2:  # noqa: ASYNC110
+                await asyncio.sleep(0)
+        assert transport.written.count(b"HTTP/1.1 200 OK") == 2
+        assert not transport.finished()
+
+    run(test)

@@ -193,7 +193,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if self.cycle is not None and self.cycle.body:
+        if self.cycle is None or not self.cycle.response_complete:
+            return  # a pipelined request is the current one now: its body is not ours
+        if self.cycle.body:
             # What the app never read would stay allocated until the connection's next
             # request: after the answer, nobody can read it any more.
             self.cycle.body = bytearray()
