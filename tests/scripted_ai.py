@@ -29,6 +29,7 @@ class Scripted:
     piece_delay: float = 0.0
     raw_events: list[bytes] | None = None  # a stream made of exactly these bytes
     raw_result: Any = None  # a non-streaming answer that is exactly this value
+    hang: bool = False  # run() waits until it is cancelled, as a long generation would
 
 
 class ScriptedAI:
@@ -38,6 +39,8 @@ class ScriptedAI:
         self.calls: list[dict[str, Any]] = []
         self.queue: deque[Scripted] = deque()
         self.streams_closed = 0
+        self.hanging = 0  # run() calls waiting now (``hang``)
+        self.cancelled = 0  # run() calls cancelled while they waited
 
     def script(self, **kwargs: Any) -> Scripted:
         item = Scripted(**kwargs)
@@ -51,6 +54,15 @@ class ScriptedAI:
         item = self.queue.popleft() if self.queue else Scripted()
         if item.raise_error is not None:
             raise item.raise_error
+        if item.hang:
+            self.hanging += 1
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                self.cancelled += 1
+                raise
+            finally:
+                self.hanging -= 1
         text = item.text if item.text is not None else "echo: " + _last_input(inputs)
         usage = item.usage or {
             "prompt_tokens": len(_last_input(inputs).split()),

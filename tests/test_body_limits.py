@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -86,3 +87,18 @@ def test_deep_nesting_is_a_400_but_brackets_in_strings_are_fine(client):
     assert "deeper than 64 levels" in response.json()["error"]["message"]
     shallow = client.post(ROUTES["native"], json={"prompt": "[" * 200})
     assert shallow.status_code == 200
+
+
+@pytest.mark.parametrize("family", ROUTES)
+def test_a_body_without_content_type_is_read_as_json(client, family):
+    """Issue 12 (b): such a body was refused with "must be a JSON object"."""
+    body = (
+        {"prompt": "hi"}
+        if family == "native"
+        else {"messages": [{"role": "user", "content": "hi"}]}
+    )
+    if family == "openai":
+        body["model"] = "llama-3-8b-instruct"
+    response = client.post(ROUTES[family], content=json.dumps(body).encode())
+    assert "content-type" not in response.request.headers
+    assert response.status_code == 200, response.text

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from llm_api.app import create_app
+from llm_api.errors import BackendError
 from llm_api.keys import new_key
 from llm_api.platform.base import Platform, fixed_platform
 
@@ -87,8 +88,6 @@ def test_authenticated_responses_carry_rate_limit_headers(client):
     assert response.headers["x-ratelimit-reset-requests"] == "1m0s"
     assert response.headers["ratelimit-policy"] == '"default";q=100;w=60'
     assert response.headers["ratelimit"] == '"default";r=99;t=60'
-    # 4xx answers of authenticated requests carry them too
-    assert "x-ratelimit-remaining-requests" in client.post("/api/llm/generate", json={}).headers
 
 
 def test_150_concurrent_requests_with_one_key_admit_exactly_100(platform, api_key):
@@ -148,6 +147,55 @@ def test_refused_requests_do_not_consume_quota(platform):
     assert statuses == [200, 200, 200, 429, 429, 429]
     log = platform.limiter.log(key.split("_")[1])  # type: ignore[attr-defined]
     assert len(log) == 3
+
+
+def test_invalid_requests_do_not_spend_quota(platform, ai):
+    """Issue 12 (a): only requests that reach the model, or are answered with a success,
+    count; 400, 403, 404, 405, 413 and 415 are the request's fault and count not at all."""
+    key = add_key(platform, rpm=3, allowed_models=["@cf/meta/llama-3-8b-instruct"])
+    client = make_client(platform, authorization=f"Bearer {key}")
+    small = replace(platform, settings=replace(platform.settings, max_body_bytes=100))
+    small_client = make_client(small, authorization=f"Bearer {key}")
+    generate = "/api/llm/generate"
+    invalid = [
+        (client.post(generate, json={}), 400),  # no prompt
+        (client.post(generate, content=b"{", headers={"content-type": "application/json"}), 400),
+        (client.post(generate, json={"prompt": "x"}), 403),  # the key's models exclude it
+        (client.post("/api/llm/no-such-route", json={}), 404),
+        (client.get("/v1/models/no-such-model"), 404),
+        (client.get(generate), 405),
+        (small_client.post(generate, json={"prompt": "x" * 200}), 413),
+        (client.post(generate, content=b"x", headers={"content-type": "text/plain"}), 415),
+    ]
+    assert [response.status_code for response, _ in invalid] == [status for _, status in invalid]
+    for response, _ in invalid:  # not counted, so no count to report
+        assert "x-ratelimit-remaining-requests" not in response.headers
+    assert ai.calls == []
+    assert platform.limiter.log(key.split("_")[1]) == []  # type: ignore[attr-defined]
+
+    allowed = {"prompt": "x", "model": "llama-3-8b-instruct"}
+    first = client.post(generate, json=allowed)
+    assert first.status_code == 200 and first.headers["x-ratelimit-remaining-requests"] == "2"
+    ai.script(raise_error=BackendError("broken"))  # reached the model: counts
+    assert client.post(generate, json=allowed).status_code == 502
+    listed = client.get("/v1/models")  # a success counts too
+    assert listed.status_code == 200 and listed.headers["x-ratelimit-remaining-requests"] == "0"
+    assert client.post(generate, json=allowed).status_code == 429
+    assert client.get("/v1/models").status_code == 429
+    assert len(ai.calls) == 2
+
+
+def test_a_request_calling_the_model_several_times_counts_once(platform, ai):
+    key = add_key(platform, rpm=5)
+    client = make_client(platform, authorization=f"Bearer {key}")
+    ai.script(text="not json")  # the tutor shows the model its mistake: a second call
+    response = client.post(
+        "/api/llm/conversation-topics",
+        json={"level": "B1", "interests": ["travel"], "language": "English", "count": 1},
+    )
+    assert len(ai.calls) == 2
+    assert response.headers["x-ratelimit-remaining-requests"] == "4"
+    assert len(platform.limiter.log(key.split("_")[1])) == 1  # type: ignore[attr-defined]
 
 
 def test_two_keys_do_not_share_quota(platform):
@@ -235,6 +283,79 @@ def test_admin_api_needs_the_admin_token(admin_platform, platform, api_key):
     assert "ADMIN_TOKEN is not set" in disabled.json()["error"]
 
 
+@pytest.mark.parametrize(
+    ("authorization", "status"),
+    [
+        (f"Bearer {ADMIN}", 200),
+        (f"bearer {ADMIN}", 200),
+        (f"BEARER  {ADMIN}", 200),
+        (ADMIN, 401),  # the scheme is required
+        (f"Basic {ADMIN}", 401),
+        (f"Bearer{ADMIN}", 401),
+    ],
+)
+def test_the_bearer_scheme_is_required_in_any_case_for_keys_and_admin(
+    admin_platform, api_key, authorization, status
+):
+    """Issue 12 (c): one parser for both; before, the admin token was accepted with no
+    scheme and refused with a lowercase ``bearer``."""
+    admin = make_client(admin_platform, authorization=authorization)
+    assert admin.get("/admin/keys").status_code == status
+    as_key = make_client(admin_platform, authorization=authorization.replace(ADMIN, api_key))
+    assert as_key.get("/v1/models").status_code == status
+
+
+def test_unauthenticated_admin_requests_are_401_before_the_body_is_read(admin_platform):
+    """Issue 12 (d): bad JSON to /admin/keys without the token was a 400, not a 401."""
+    anonymous = make_client(admin_platform)
+    for headers in ({}, {"authorization": "Bearer guess"}):
+        response = anonymous.post(
+            "/admin/keys",
+            content=b"{not json",
+            headers={**headers, "content-type": "application/json"},
+        )
+        assert response.status_code == 401
+        assert response.json()["error"].startswith("Missing or invalid admin token")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    [
+        ("POST", "/admin/keys", {}, 401),
+        ("POST", "/admin/keys", {"authorization": "Bearer guess"}, 401),
+        ("POST", "/api/llm/generate", {}, 401),
+        ("POST", "/v1/chat/completions", {"authorization": "Bearer llmk_x_y"}, 401),
+        ("POST", "/health", {}, 405),
+        ("POST", "/no-such-path", {}, 404),
+        ("PUT", "/", {}, 404),
+    ],
+)
+def test_unauthenticated_bodies_are_never_read(admin_platform, method, path, headers, status):
+    """Issue 12 (4): a body is read only once the request is authenticated; before,
+    1 MB bodies to /admin/keys were buffered before the token was checked."""
+    app = create_app(fixed_platform(admin_platform))
+    received: list[dict] = []
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        received.append({})
+        return {"type": "http.request", "body": b"{" + b" " * 999_998 + b"}", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8787),
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000000"),
+                    *((k.encode(), v.encode()) for k, v in headers.items())],
+    }  # fmt: skip
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == status
+    assert received == []
+
+
 def test_admin_create_validates_its_input(admin_platform):
     admin = make_client(admin_platform, authorization=f"Bearer {ADMIN}")
     assert admin.post("/admin/keys", json={"name": ""}).status_code == 400
@@ -287,3 +408,49 @@ def test_cors_with_a_list_of_origins(platform, api_key):
         headers={"origin": "https://evil.example", "access-control-request-method": "GET"},
     )
     assert preflight.status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/admin/keys/", "/v1/models/", "/api/llm/models/", "/health/"])
+def test_a_trailing_slash_is_a_404_not_a_redirect_to_the_host_header(admin_platform, api_key, path):
+    """Issue 12 (e): ``/admin/keys/`` with ``Host: evil.example`` redirected to
+    ``http://evil.example/admin/keys``."""
+    token = ADMIN if path.startswith("/admin") else api_key
+    client = make_client(admin_platform, authorization=f"Bearer {token}")
+    response = client.get(path, follow_redirects=False, headers={"host": "evil.example"})
+    assert response.status_code == 404
+    assert "location" not in response.headers
+
+
+def test_a_static_folder_redirect_is_relative(platform, tmp_path):
+    (tmp_path / "index.html").write_text("<p>home</p>")
+    (tmp_path / "guide").mkdir()
+    (tmp_path / "guide" / "index.html").write_text("<p>guide</p>")
+    client = TestClient(create_app(fixed_platform(platform), static_dir=tmp_path))
+    response = client.get("/guide?x=1", follow_redirects=False, headers={"host": "evil.example"})
+    assert response.status_code == 307
+    assert response.headers["location"] == "/guide/?x=1"
+    assert client.get("/guide/").text == "<p>guide</p>"
+
+
+def test_parallel_model_calls_of_one_request_are_admitted_once():
+    """A long transcript's parts call the model at the same time: one decision."""
+    from llm_api.ratelimit import InProcessLimiter
+    from llm_api.security import Admission
+
+    class SlowLimiter(InProcessLimiter):
+        hits = 0
+
+        async def hit(self, key_id, limit, *, now=None):
+            self.hits += 1
+            await asyncio.sleep(0)  # the others ask meanwhile
+            return await super().hit(key_id, limit, now=now)
+
+    async def run():
+        limiter = SlowLimiter()
+        admission = Admission(limiter, "key", 5)
+        decisions = await asyncio.gather(*(admission.decide() for _ in range(4)))
+        return limiter.hits, decisions
+
+    hits, decisions = asyncio.run(run())
+    assert hits == 1
+    assert all(d is decisions[0] and d.admitted and d.remaining == 4 for d in decisions)

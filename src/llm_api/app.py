@@ -8,8 +8,9 @@ from fastapi import FastAPI
 
 from llm_api.body_limits import BodyLimitMiddleware
 from llm_api.cors import CORSMiddleware
+from llm_api.disconnect import CancelOnDisconnectMiddleware
 from llm_api.error_handlers import install_error_handlers
-from llm_api.middleware import RequestIdMiddleware
+from llm_api.middleware import RelativeRedirectMiddleware, RequestIdMiddleware
 from llm_api.platform.base import PlatformProvider
 from llm_api.routes import account, admin, health, native, openai, tutor, v1
 from llm_api.security import SecurityMiddleware
@@ -29,7 +30,17 @@ def create_app(
     ``static_dir`` (local host only): a folder served for GETs no route matches, as
     Workers serves ``[assets]`` — the playground at ``/``.
     """
-    app = FastAPI(title="llm-api", version="0.1.0", description=DESCRIPTION)
+    app = FastAPI(
+        title="llm-api",
+        version="0.1.0",
+        description=DESCRIPTION,
+        # No redirect to the path with(out) a trailing slash: its absolute URL would be
+        # built from the client's Host header. Such paths are plain 404s.
+        redirect_slashes=False,
+        # A body without Content-Type is read as JSON (many clients send JSON without
+        # saying so); BodyLimitMiddleware answers 415 for any other declared type.
+        strict_content_type=False,
+    )
     app.state.platform_provider = provider
     install_error_handlers(app)
     # The hottest routes first: FastAPI tries routers in order, one match test per route
@@ -45,10 +56,13 @@ def create_app(
         from llm_api.static_site import StaticFallback
 
         app.router.default = StaticFallback(static_dir, not_found=app.router.default)
+        app.add_middleware(RelativeRedirectMiddleware)  # a folder's /dir -> /dir/
     # Outermost last: CORS sees every answer (401s and 429s included, so browsers can
-    # read them), request ids go on everything, then keys and rate limits, then body
-    # checks (so an unauthenticated body is never read).
+    # read them), request ids go on everything, then keys, the admin token and rate
+    # limits, from the headers alone; then the client's disconnect is watched for, once
+    # the body checks (so an unauthenticated body is never read) have read the body.
     app.add_middleware(BodyLimitMiddleware, provider=provider)
+    app.add_middleware(CancelOnDisconnectMiddleware)
     app.add_middleware(SecurityMiddleware, provider=provider)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(CORSMiddleware, provider=provider)

@@ -3,13 +3,17 @@
 The body is read here, up to the limit, and replayed to the app in one message. Bodies
 are small JSON documents (and on Workers the runtime has read the whole body already),
 so buffering costs nothing and lets a too-large body be refused before it is parsed.
+
+Only bodies of authenticated requests (a key, or the admin token: ``SecurityMiddleware``
+runs first) are read. No other route takes a body, so any other request is answered
+(404, 405) without its body ever being buffered.
 """
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from llm_api.error_handlers import render_error
+from llm_api.error_handlers import render_error, request_id_of
 from llm_api.errors import (
     ApiError,
     InvalidRequest,
@@ -30,7 +34,11 @@ class BodyLimitMiddleware:
         self.provider = provider
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in METHODS_WITH_BODY:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in METHODS_WITH_BODY
+            or not is_authenticated(scope)
+        ):
             await self.app(scope, receive, send)
             return
         limit = self.provider(scope).settings.max_body_bytes
@@ -38,8 +46,11 @@ class BodyLimitMiddleware:
             _check_media_type(scope)
             body = await _read_body(scope, receive, limit)
             _check_json(body)
+        except ClientGone:
+            return  # nobody to answer, and no complete request to act on
         except ApiError as error:
-            await render_error(scope["path"], error)(scope, receive, send)
+            response = render_error(scope["path"], error, request_id=request_id_of(scope))
+            await response(scope, receive, send)
             return
         replayed = False
 
@@ -51,6 +62,15 @@ class BodyLimitMiddleware:
             return await receive()  # after the body: wait for the disconnect
 
         await self.app(scope, replay, send)
+
+
+class ClientGone(Exception):
+    """The client went away before its body was complete."""
+
+
+def is_authenticated(scope: Scope) -> bool:
+    state = scope.get("state", {})
+    return "api_key" in state or state.get("admin", False)
 
 
 def _check_media_type(scope: Scope) -> None:
@@ -74,7 +94,7 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

@@ -14,7 +14,9 @@ from pathlib import Path
 from llm_api.errors import ApiError
 from llm_api.host_tuning import LOOPS, LoopUnavailable, event_loop_factory, freeze_startup_objects
 from llm_api.platform.base import Platform
+from llm_api.platform.client_limits import add_limit_arguments, limits_from_args
 from llm_api.platform.local import BACKENDS, LocalOptions, build_local_platform
+from llm_api.platform.local_http import uvicorn_options
 from llm_api.platform.local_state import (
     STATE_DIR_ENV,
     SqliteKeyStore,
@@ -127,6 +129,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="default %(default)s",
     )
+    add_limit_arguments(serve, env)
     keys = commands.add_parser(
         "keys",
         help="manage API keys in the local state folder",
@@ -225,6 +228,7 @@ async def _serve(platform: Platform, args: argparse.Namespace, sock: socket.sock
         port=args.port,
         log_level=args.log_level,
         timeout_graceful_shutdown=5,
+        **uvicorn_options(limits_from_args(args)),
     )
     server = AnnouncingServer(config, announce=lambda: print(banner.text(), flush=True))
     frozen = freeze_startup_objects()

@@ -12,11 +12,13 @@ from llm_api.errors import Unauthorized
 from llm_api.keys import KeyRecord
 from llm_api.platform.base import AIBinding, Platform
 from llm_api.resilience import CallPolicy, ResilientAI
+from llm_api.security import AdmittedAI
 
 
 async def get_platform(request: Request) -> Platform:
     """The request's platform. Its AI binding has timeouts and retries, and for an
-    authenticated caller checks the key's allowed models and records its usage.
+    authenticated caller checks the key's allowed models, counts the request against the
+    key's rate limit (once, before the first model call) and records its usage.
 
     ``async`` although it never awaits: FastAPI runs a plain ``def`` dependency in a
     worker thread, which costs more CPU than the whole rest of a request (bench/cpu.py).
@@ -29,7 +31,11 @@ async def get_platform(request: Request) -> Platform:
         retries=settings.backend_retries,
     )
     ai: AIBinding = ResilientAI(platform.ai, policy)
-    key = request.scope.get("state", {}).get("api_key")
+    state = request.scope.get("state", {})
+    admission = state.get("admission")
+    if admission is not None:  # counted against the key's limit at the first model call
+        ai = AdmittedAI(ai, admission)
+    key = state.get("api_key")
     if key is not None:
         ai = AccountedAI(ai, key, platform.usage)
     return replace(platform, ai=ai)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any
 
@@ -12,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llm_api.errors import (
     ApiError,
+    BackendError,
     InvalidRequest,
     MethodNotAllowed,
     PayloadTooLarge,
@@ -19,6 +21,7 @@ from llm_api.errors import (
     error_body,
     error_headers,
     family_for_path,
+    is_shareable,
     status_for,
 )
 
@@ -29,18 +32,48 @@ MAX_LISTED_PROBLEMS = 3
 
 
 def error_response(request: Request, error: ApiError) -> JSONResponse:
-    return render_error(request.url.path, error)
+    return render_error(request.url.path, error, request_id=request_id_of(request.scope))
 
 
-def render_error(path: str, error: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:
+def request_id_of(scope: Any) -> str | None:
+    return scope.get("state", {}).get("request_id")
+
+
+def render_error(
+    path: str,
+    error: ApiError,
+    headers: dict[str, str] | None = None,
+    *,
+    request_id: str | None = None,
+) -> JSONResponse:
     """``error`` in the envelope of the family ``path`` belongs to: the one place errors
     become responses, for handlers and pure ASGI middleware alike."""
     family = family_for_path(path)
+    error = public_error(error, request_id)
     return JSONResponse(
         error_body(error, family),
         status_code=status_for(error, family),
         headers={**(headers or {}), **error_headers(error)},
     )
+
+
+def public_error(error: ApiError, request_id: str | None = None) -> ApiError:
+    """``error`` as a client may see it. What a backend said that is not for clients (its
+    ``detail``, or a message showing file paths or a traceback) is logged with the
+    request id, and the client gets a generic message with that id instead."""
+    leaky = isinstance(error, BackendError) and not is_shareable(error.message)
+    if error.detail is None and not leaky:
+        return error
+    logger.warning(
+        "request %s: %s (%s)", request_id or "-", error.message, error.detail or "withheld"
+    )
+    public = copy.copy(error)
+    message = "The model backend failed" if leaky else error.message
+    if request_id:
+        message += f"; quote request id {request_id} when reporting it"
+    public.message = message
+    public.detail = None
+    return public
 
 
 def install_error_handlers(app: FastAPI) -> None:

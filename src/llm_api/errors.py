@@ -7,6 +7,7 @@ the route family the request was addressed to (see ``family_for_path``).
 from __future__ import annotations
 
 import enum
+import re
 from typing import Any
 
 
@@ -41,11 +42,14 @@ class ApiError(Exception):
         retry_after: float | None = None,
         status: int | None = None,
         retryable: bool | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
         self.retry_after = retry_after
+        #: what a backend or upstream really said: logged with the request id, never sent
+        self.detail = detail
         if status is not None:
             self.status = status
         if retryable is not None:
@@ -133,6 +137,32 @@ class UnsupportedMediaType(ApiError):
     v1_code = "UNSUPPORTED_MEDIA_TYPE"
 
 
+class RequestTimeout(ApiError):
+    """The client sent its request headers or body too slowly (the local host's limits)."""
+
+    status = 408
+    openai_type = "invalid_request_error"
+    openai_code = "request_timeout"
+    v1_code = "REQUEST_TIMEOUT"
+
+
+class HeadersTooLarge(ApiError):
+    status = 431
+    openai_type = "invalid_request_error"
+    openai_code = "request_headers_too_large"
+    v1_code = "HEADERS_TOO_LARGE"
+
+
+class ServerBusy(ApiError):
+    """This server has as many connections as it takes (the local host's limit)."""
+
+    status = 503
+    openai_type = "server_error"
+    openai_code = "server_overloaded"
+    v1_code = "SERVICE_ERROR"
+    retryable = True
+
+
 class BackendError(ApiError):
     """The model backend failed (502) — its own statuses are set by subclasses."""
 
@@ -168,6 +198,20 @@ class InvalidModelOutput(BackendError):
 
     openai_code = "invalid_model_output"
     retryable = True
+
+
+#: what only a server's insides contain: absolute file paths and Python tracebacks
+_INSIDES = re.compile(
+    r"(?<![\w:/.~-])/(?:[\w.@+-]+/)+[\w.@+-]*"  # /srv/models/x.gguf, not https://host/a/b
+    r"|\b[A-Za-z]:\\"  # C:\models
+    r"|Traceback \(most recent call last\)|\bFile \"[^\"]*\", line \d+"
+)
+
+
+def is_shareable(text: str) -> bool:
+    """Whether an upstream's error text may be shown to clients: its own words about the
+    request, not its file system or stack."""
+    return bool(text.strip()) and _INSIDES.search(text) is None
 
 
 def status_for(error: ApiError, family: Family) -> int:

@@ -3,6 +3,12 @@
 Shared by the Worker's binding wrapper (``InferenceUpstreamError("3040: ...")``), the
 Workers AI REST backend (``{"errors": [{"code": 3040, ...}]}``) and the OpenAI backend
 (HTTP statuses), so one upstream fault gets one answer on every host.
+
+Clients see an upstream's own words only where they are its documented error text: a
+Workers AI error with its code, or an OpenAI-style client error (4xx) about the request.
+Anything else (a 5xx body, a message without a code, text showing file paths or a
+traceback) becomes a generic message; the upstream's text is kept as ``detail``, which
+is logged with the request id and never sent.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from llm_api.errors import (
     InvalidRequest,
     ModelNotFound,
     PayloadTooLarge,
+    is_shareable,
 )
 
 CAPACITY = 3040
@@ -36,20 +43,24 @@ _CODE_PREFIX = re.compile(r"^\s*(?:[A-Za-z]*Error:\s*)?(\d{4,5})\s*:\s*(.*)$", r
 
 def from_workers_ai_code(code: int | None, message: str) -> ApiError:
     """The error for a Workers AI error code (see the platform notes for the table)."""
-    text = f"Workers AI: {message}" if message else "Workers AI failed"
+    if code is not None and is_shareable(message):
+        text, detail = f"Workers AI: {message}", None
+    else:
+        text = "Workers AI failed" + (f" (error {code})" if code is not None else "")
+        detail = message or None
     if code == CAPACITY:
-        return BackendBusy(text, retry_after=CAPACITY_RETRY_AFTER)
+        return BackendBusy(text, retry_after=CAPACITY_RETRY_AFTER, detail=detail)
     if code == DAILY_ALLOCATION:
-        return BackendQuotaExceeded(text)
+        return BackendQuotaExceeded(text, detail=detail)
     if code in (NO_SUCH_MODEL, INVALID_MODEL_ID):
-        return ModelNotFound(text, param="model")
+        return ModelNotFound(text, param="model", detail=detail)
     if code == REQUEST_TOO_LARGE:
-        return PayloadTooLarge(text)
+        return PayloadTooLarge(text, detail=detail)
     if code == UPSTREAM_TIMEOUT:
-        return BackendTimeout(text)
+        return BackendTimeout(text, detail=detail)
     if code == INPUT_VALIDATION:
-        return InvalidRequest(text)
-    return BackendError(text)
+        return InvalidRequest(text, detail=detail)
+    return BackendError(text, detail=detail)
 
 
 def from_workers_ai_message(message: str) -> ApiError:
@@ -62,17 +73,21 @@ def from_workers_ai_message(message: str) -> ApiError:
 
 def from_http_status(status: int, message: str, *, retry_after: float | None = None) -> ApiError:
     """The error for an OpenAI-compatible upstream's HTTP failure status."""
-    text = f"upstream model server: {message}" if message else f"upstream answered {status}"
+    if status < 500 and is_shareable(message):
+        text, detail = f"upstream model server: {message}", None
+    else:
+        text, detail = f"the upstream model server answered {status}", message or None
     if status == 404:
-        return ModelNotFound(text, param="model")
+        return ModelNotFound(text, param="model", detail=detail)
     if status == 413:
-        return PayloadTooLarge(text)
+        return PayloadTooLarge(text, detail=detail)
     if status in (400, 422):
-        return InvalidRequest(text)
+        return InvalidRequest(text, detail=detail)
+    wait = retry_after or CAPACITY_RETRY_AFTER
     if status == 429:
-        return BackendBusy(text, retry_after=retry_after or CAPACITY_RETRY_AFTER, status=503)
+        return BackendBusy(text, retry_after=wait, status=503, detail=detail)
     if status in (408, 504):
-        return BackendTimeout(text)
+        return BackendTimeout(text, detail=detail)
     if status == 503:
-        return BackendBusy(text, retry_after=retry_after or CAPACITY_RETRY_AFTER)
-    return BackendError(text, retryable=status >= 500)
+        return BackendBusy(text, retry_after=wait, detail=detail)
+    return BackendError(text, retryable=status >= 500, detail=detail)

@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from llm_api.dependencies import PlatformDep
-from llm_api.errors import Family, NotFound, Unauthorized
+from llm_api.errors import Family, NotFound
 from llm_api.keys import is_key_id
 from llm_api.platform.base import Platform
 from llm_api.routes.docs import JSON_BODY, error_responses
 from llm_api.schemas.admin import CreatedKey, CreateKeyRequest, KeyList, KeyUsage, RevokedKey
+from llm_api.security import admin_refusal, bearer_token, is_admin_token
 from llm_api.services.keys import create_key, key_usage
 
 
 async def require_admin(request: Request, platform: PlatformDep) -> Platform:
-    token = platform.settings.admin_token
-    presented = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    # Compare digests, so timing reveals neither the token nor its length.
-    ok = token is not None and hmac.compare_digest(
-        hashlib.sha256(presented.encode()).digest(), hashlib.sha256(token.encode()).digest()
-    )
-    if not ok:
-        raise Unauthorized(
-            "Missing or invalid admin token"
-            + ("" if token else " (the admin API is off: ADMIN_TOKEN is not set)")
-        )
+    # SecurityMiddleware has checked the token before the body was read; checked again
+    # here so that no admin route depends on the middleware being installed.
+    if not is_admin_token(bearer_token(request.scope), platform.settings):
+        raise admin_refusal(platform.settings)
     return platform
 
 

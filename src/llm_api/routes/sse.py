@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 
 from starlette.responses import StreamingResponse
 
+from llm_api.error_handlers import public_error
 from llm_api.errors import ApiError
 from llm_api.services.generation import StreamItem
 from llm_api.streaming import DONE_FRAME
@@ -33,7 +34,7 @@ def sse_response(
             async for item in items:
                 yield encode(item)
         except ApiError as exc:
-            yield encode_error(exc)
+            yield encode_error(public_error(exc))
         except Exception:
             logger.exception("stream failed after it started")
             yield encode_error(ApiError("Internal error while streaming"))

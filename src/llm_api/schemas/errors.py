@@ -23,7 +23,9 @@ V1Code = Literal[
     "FORBIDDEN",
     "NOT_FOUND",
     "METHOD_NOT_ALLOWED",
+    "REQUEST_TIMEOUT",  # the local host's limits on slow clients
     "PAYLOAD_TOO_LARGE",
+    "HEADERS_TOO_LARGE",
     "UNSUPPORTED_MEDIA_TYPE",
     "RATE_LIMIT_EXCEEDED",
     "SERVICE_ERROR",

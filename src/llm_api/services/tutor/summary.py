@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, create_model
 
@@ -27,6 +28,8 @@ from llm_api.services.structured import as_data, generate_structured
 from llm_api.services.tutor.speaking_time import speaking_time
 from llm_api.services.tutor.vocabulary import Transcript, used_vocabulary
 from llm_api.services.tutor.wording import comparable, distinct, interleave, one_line, sentence
+
+T = TypeVar("T")
 
 MAX_TOKENS = 700
 #: conservative on purpose (English averages about 4): parts must fit, not fill, the context
@@ -116,12 +119,24 @@ async def summarise_session(
         async with limit:
             return await _part_notes(ai, model, request, part, label)
 
-    found = await asyncio.gather(*(notes_for(i, part) for i, part in enumerate(parts)))
+    found = await all_or_none(notes_for(i, part) for i, part in enumerate(parts))
     return merge(
         [notes for part in found for notes in part],
         Transcript(transcript, request.participants),
         speaking_time(transcript, request.participants).percent,
     )
+
+
+async def all_or_none(calls: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """The results of ``calls``, run at the same time; the first failure cancels the
+    others (a summary that failed must not keep the backend busy for nothing) and is
+    raised as it is."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(call) for call in calls]
+    except* Exception as failed:
+        raise failed.exceptions[0] from None
+    return [task.result() for task in tasks]
 
 
 def part_chars(model: ModelInfo) -> int:
