@@ -20,8 +20,10 @@ from typing import Any
 import pytest
 
 from llm_api.errors import BackendError, ContextOverflow, InvalidRequest
+from llm_api.platform import embedded_limits as limits
 from llm_api.platform.embedded import EmbeddedBackend
 from llm_api.platform.embedded_grammar import response_format_gbnf
+from llm_api.platform.embedded_grammar_check import GRAMMAR_CACHE_ENTRIES
 from llm_api.streaming import DONE_FRAME
 
 pytest.importorskip("llama_cpp", reason="the embedded backend needs llama-cpp-python ([local])")
@@ -47,6 +49,14 @@ TIME_TOOL = {
         "properties": {"timezone": {"type": "string", "maxLength": 40}},
         "required": ["timezone"],
     },
+}
+
+#: schemas that made llama.cpp's grammar compiler segfault the server (issue 12)
+CRASHING_SCHEMA = {"type": "array", "items": {"type": "string"}, "maxItems": 20000}
+CRASHING_FORMAT = {"type": "json_schema", "json_schema": {"name": "x", "schema": CRASHING_SCHEMA}}
+CRASHING_TOOL = {
+    "name": "tag",
+    "parameters": {"type": "object", "properties": {"tags": CRASHING_SCHEMA}},
 }
 
 
@@ -299,6 +309,8 @@ def test_cancelled_request_stops_and_queued_one_never_starts(backend: EmbeddedBa
         ({"prompt": "Hi", "max_tokens": "many"}, "max_tokens"),
         ({"prompt": "Hi", "response_format": {"type": "xml"}}, "response_format"),
         ({"prompt": "Hi", "tools": [WEATHER_TOOL], "tool_choice": {"name": "nope"}}, "tool_choice"),
+        ({"prompt": "Hi", "response_format": CRASHING_FORMAT}, "response_format"),
+        ({"prompt": "Hi", "tools": [CRASHING_TOOL], "tool_choice": "required"}, "tools"),
     ],
 )
 def test_invalid_inputs_are_refused_before_generating(
@@ -347,3 +359,31 @@ def test_schema_grammars_keep_control_characters_out_of_json_strings():
     grammar = response_format_gbnf({"type": "json_schema", "json_schema": schema})
     char_rule = next(line for line in grammar.splitlines() if line.startswith("char ::="))
     assert char_rule.startswith('char ::= [^"\\\\\\x7F\\x00-\\x1F] |')
+
+
+def test_grammar_that_crashes_llama_cpp_is_a_400_and_the_backend_still_works(
+    backend: EmbeddedBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Lift the bounds, as if they had missed this schema: the child process must catch it.
+    for name in ("MAX_REPETITION", "MAX_GBNF_CHARS", "MAX_GBNF_NESTING"):
+        monkeypatch.setattr(limits, name, 10**9)
+    assert backend._grammars is not None
+    restarts = backend._grammars.checker.restarts
+    with pytest.raises(InvalidRequest) as caught:
+        completed(backend, ask("List tags.", max_tokens=4, response_format=CRASHING_FORMAT))
+
+    assert caught.value.param == "response_format"
+    assert "crashed with status" in caught.value.message
+    assert backend._grammars.checker.restarts == restarts + 1
+    # The server process is untouched: text and grammars both still work.
+    assert completed(backend, ask("Say hi.", max_tokens=4))["usage"]["completion_tokens"] > 0
+    json_mode = ask("A JSON object, please.", max_tokens=8, response_format={"type": "json_object"})
+    assert completed(backend, json_mode)["response"].startswith("{")
+
+
+def test_backend_keeps_a_bounded_number_of_grammars(backend: EmbeddedBackend) -> None:
+    assert backend._grammars is not None
+    for index in range(GRAMMAR_CACHE_ENTRIES + 10):
+        backend._grammar(f'root ::= "{index}" [a-z]*', "response_format")
+
+    assert len(backend._grammars) == GRAMMAR_CACHE_ENTRIES

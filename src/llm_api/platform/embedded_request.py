@@ -53,9 +53,12 @@ def prepare(
     render: Callable[[list[dict[str, str]]], str],
     tokenize: Callable[[str], list[int]],
     n_ctx: int,
-    grammar: Callable[[str], Any],
+    grammar: Callable[[str, str], Any],
 ) -> Job:
-    """Validate ``inputs`` and build the job; raises ``InvalidRequest``/``ContextOverflow``."""
+    """Validate ``inputs`` and build the job; raises ``InvalidRequest``/``ContextOverflow``.
+
+    ``grammar(gbnf, param)`` compiles a grammar, refusing it as a fault of ``param``.
+    """
     messages, param = chat_messages(inputs)
     tools = shapes.parse_tools(inputs.get("tools"))
     mode, allowed = shapes.tool_mode(inputs.get("tool_choice"), tools)
@@ -85,7 +88,7 @@ def prepare(
         sampling=_sampling(inputs),
         seed=seed & 0xFFFFFFFF if seed is not None else random.getrandbits(32),
         stop=[stop] if isinstance(stop, str) else [s for s in stop if s],
-        grammar=grammar(gbnf) if gbnf else None,
+        grammar=grammar(gbnf, "tools" if allowed else "response_format") if gbnf else None,
         tool_names=frozenset(tool.name for tool in allowed),
     )
 
