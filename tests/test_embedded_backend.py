@@ -309,6 +309,7 @@ def test_cancelled_request_stops_and_queued_one_never_starts(backend: EmbeddedBa
         ({"prompt": "Hi", "max_tokens": "many"}, "max_tokens"),
         ({"prompt": "Hi", "response_format": {"type": "xml"}}, "response_format"),
         ({"prompt": "Hi", "tools": [WEATHER_TOOL], "tool_choice": {"name": "nope"}}, "tool_choice"),
+        ({"prompt": "Hi", "stop": ["x" * 990_000]}, "stop"),
         ({"prompt": "Hi", "response_format": CRASHING_FORMAT}, "response_format"),
         ({"prompt": "Hi", "tools": [CRASHING_TOOL], "tool_choice": "required"}, "tools"),
     ],
