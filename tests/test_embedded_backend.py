@@ -13,6 +13,7 @@ import logging
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -21,7 +22,7 @@ import pytest
 
 from llm_api.errors import BackendError, ContextOverflow, InvalidRequest
 from llm_api.platform import embedded_limits as limits
-from llm_api.platform.embedded import EmbeddedBackend
+from llm_api.platform.embedded import PREFILL_CHUNK_TOKENS, EmbeddedBackend
 from llm_api.platform.embedded_grammar import response_format_gbnf
 from llm_api.platform.embedded_grammar_check import GRAMMAR_CACHE_ENTRIES
 from llm_api.streaming import DONE_FRAME
@@ -388,3 +389,83 @@ def test_backend_keeps_a_bounded_number_of_grammars(backend: EmbeddedBackend) ->
         backend._grammar(f'root ::= "{index}" [a-z]*', "response_format")
 
     assert len(backend._grammars) == GRAMMAR_CACHE_ENTRIES
+
+
+def spy_on_tokens(backend: EmbeddedBackend, monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """An event set as the worker samples its first token."""
+    sampled = threading.Event()
+    is_eog = backend._is_eog
+
+    def spy(token: int) -> bool:
+        sampled.set()
+        return is_eog(token)
+
+    monkeypatch.setattr(backend, "_is_eog", spy)
+    return sampled
+
+
+def test_abandoned_non_streaming_request_stops_within_a_token_and_queued_never_starts(
+    backend: EmbeddedBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The HTTP layer cancels the handler's task when its client goes away (finding 7).
+    sampled = spy_on_tokens(backend, monkeypatch)
+    submitted: list[Any] = []
+    submit = backend._submit
+
+    def spy(job: Any, work: Any) -> Any:
+        submitted.append(job)
+        if len(submitted) == 2:
+            both.set()
+        return submit(job, work)
+
+    monkeypatch.setattr(backend, "_submit", spy)
+
+    async def scenario() -> tuple[int, int, list[Any]]:
+        first = asyncio.create_task(backend.run(MODEL, ask("Tell a long story.", max_tokens=200)))
+        second = asyncio.create_task(backend.run(MODEL, ask("And another.", max_tokens=200)))
+        await both.wait()
+        assert await asyncio.to_thread(sampled.wait, 60)
+        queued = [job for job in submitted if not job.future.running()]
+        at_cancel = backend.tokens_generated
+        first.cancel()
+        second.cancel()
+        for task in (first, second):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        after = backend.tokens_generated - at_cancel
+        assert not backend.busy  # the worker let go before the cancellation returned
+        await asyncio.sleep(0.1)
+        return after, backend.tokens_generated - at_cancel, queued
+
+    both = asyncio.Event()
+    after, later, queued = asyncio.run(scenario())
+    assert after <= 2 and later == after
+    assert len(queued) == 1 and queued[0].future.cancelled()
+
+
+def test_abandoned_request_stops_within_one_chunk_of_a_long_prompt(
+    backend: EmbeddedBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evaluated: list[int] = []
+    started = threading.Event()
+    evaluate = backend._llm.eval
+
+    def spy(tokens: list[int]) -> None:
+        started.set()
+        evaluate(tokens)
+        evaluated.append(len(tokens))
+
+    monkeypatch.setattr(backend._llm, "eval", spy)
+    before = backend.tokens_generated
+
+    async def scenario() -> None:
+        task = asyncio.create_task(backend.run(MODEL, {"prompt": "word " * 3000}))
+        assert await asyncio.to_thread(started.wait, 60)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    # The prompt is 3,000 tokens; the worker stopped after the chunk it was in.
+    assert sum(evaluated) <= 2 * PREFILL_CHUNK_TOKENS, evaluated
+    assert backend.tokens_generated == before and not backend.busy

