@@ -15,10 +15,11 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from llm_api.errors import InvalidRequest
+from llm_api.errors import BackendError, InvalidRequest
 from llm_api.platform.embedded import default_model_path
 from llm_api.platform.embedded_grammar_check import CheckedGrammars, GrammarChecker
 
@@ -91,12 +92,23 @@ def test_compile_that_hangs_is_a_400_after_the_time_bound(checker: GrammarChecke
     child = checker._child
     assert child is not None
     os.kill(child.pid, signal.SIGSTOP)  # as a compile that never ends would look
+    _pid, status = os.waitpid(child.pid, os.WUNTRACED)  # until every thread has stopped
+    assert os.WIFSTOPPED(status)
     checker.timeout_s = 0.5
     with pytest.raises(InvalidRequest, match=r"took longer than 0.5 s"):
         checker.check('root ::= "stuck"', "tools")
 
     assert child.poll() is not None and checker.restarts == 1
     checker.check('root ::= "after"', "tools")
+
+
+def test_checker_that_cannot_start_is_a_backend_error(tmp_path: Path) -> None:
+    checker = GrammarChecker(tmp_path / "missing.gguf")
+    try:
+        with pytest.raises(BackendError, match="grammar checker did not start"):
+            checker.check('root ::= "a"', "tools")
+    finally:
+        checker.close()
 
 
 class CountingChecker:

@@ -35,7 +35,7 @@ CHECK_TIMEOUT_S = 5.0
 #: longest the child may take to start (import llama.cpp, read the vocabulary)
 START_TIMEOUT_S = 60.0
 #: the stack the child compiles on: a grammar that fits in it fits in the server's
-#: threads (8 MiB by default) with room to spare; ~4,000 nesting levels fit in 1 MiB
+#: threads (8 MiB by default) with room to spare (in 1 MiB, 2,000 nesting levels fit)
 CHECK_STACK_BYTES = 1 << 20
 #: most grammars the server keeps compiled, and their most characters in all
 GRAMMAR_CACHE_ENTRIES = 64
@@ -111,6 +111,7 @@ class GrammarChecker:
         assert child.stdin is not None and child.stdout is not None
         if not self._ready:
             if _read_line(child.stdout, START_TIMEOUT_S) != b"ready":
+                log.error("the grammar checker did not start for %s", self.model_path)
                 raise BackendError("the embedded model's grammar checker did not start")
             self._ready = True
         try:
