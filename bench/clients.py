@@ -67,7 +67,7 @@ async def with_asyncio(url: str, n: int) -> float:
 
 async def with_llm_api(url: str, n: int) -> float:
     try:
-        from llm_api.platform.remote_client import Timeout, UpstreamClient
+        from llm_api.platform.remote.client import Timeout, UpstreamClient
 
         client = UpstreamClient(Timeout(read=120.0, connect=10.0))
     except ImportError:  # a tree from before aiohttp: its own client

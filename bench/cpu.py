@@ -24,11 +24,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from llm_api.app import create_app
+from llm_api.binding.protocol import Platform, fixed_platform
 from llm_api.keys import MemoryKeyStore, new_key
-from llm_api.platform.base import Platform, fixed_platform
 from llm_api.ratelimit import InProcessLimiter
 from llm_api.settings import Settings
-from llm_api.streaming import DONE_FRAME, encode_data
+from llm_api.sse import DONE_FRAME, encode_data
 from llm_api.usage import MemoryUsageStore
 
 ANSWER = "Bonjour ! Je m'appelle Claude. Comment puis-je vous aider aujourd'hui ?"
@@ -244,7 +244,7 @@ async def profile_run(requests: int, chunks: int, out: str, only: str | None) ->
 
 AREAS = [  # (area, substrings of a file path), first match wins
     ("rate limiter (llm_api.ratelimit)", ["llm_api/ratelimit"]),
-    ("SSE parse/encode (llm_api.streaming, chat_format, sse)",
+    ("SSE parse/encode (llm_api.sse, chat_format, sse)",
      ["llm_api/streaming", "llm_api/services/chat_format", "llm_api/routes/sse"]),
     ("generation service + resilience + accounting",
      ["llm_api/services/generation", "llm_api/resilience", "llm_api/accounting"]),

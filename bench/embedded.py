@@ -36,7 +36,7 @@ from servers import (
     wait_ready,
 )
 
-from llm_api.platform.embedded import EmbeddedBackend, _model_params, default_model_path
+from llm_api.platform.embedded.backend import EmbeddedBackend, _model_params, default_model_path
 
 MESSAGES = [
     {"role": "system", "content": "You are a storyteller for language learners."},

@@ -17,8 +17,8 @@ import time
 
 import uvloop
 
-from llm_api.platform.remote_openai import OpenAICompatibleBackend
-from llm_api.resilience import CallPolicy, ResilientAI
+from llm_api.binding.resilient import CallPolicy, ResilientAI
+from llm_api.platform.remote.openai import OpenAICompatibleBackend
 
 TOKEN = (
     b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m",'

@@ -2,9 +2,9 @@
 
 The only module that imports ``workers``. The app is built once per isolate, here at
 import (workerd snapshots imports, so nothing here may be random or do I/O); its
-platform is built from ``env`` on the first request (``llm_api.platform.workers``).
+platform is built from ``env`` on the first request (``llm_api.platform.workers.provider``).
 ``RateLimiter`` is the per-key Durable Object (bound as ``RATE_LIMITER``) that
-``llm_api.platform.workers_state`` calls over RPC.
+``llm_api.platform.workers.state`` calls over RPC.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from workers import DurableObject, Request, WorkerEntrypoint, asgi
 
 from llm_api.app import create_app
-from llm_api.platform.workers import workers_platform_provider
-from llm_api.rate_limiter_object import RateLimiterState
+from llm_api.platform.workers.durable_object import RateLimiterState
+from llm_api.platform.workers.provider import workers_platform_provider
 
 if TYPE_CHECKING:
     import js

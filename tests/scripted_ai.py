@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm_api.streaming import DONE_FRAME, encode_data
+from llm_api.sse import DONE_FRAME, encode_data
 
 
 @dataclass

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from llm_api.errors import ApiError
-from llm_api.platform.remote_client import Timeout, UpstreamClient
-from llm_api.platform.remote_http import transport_errors
+from llm_api.platform.remote.client import Timeout, UpstreamClient
+from llm_api.platform.remote.http import transport_errors
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, dict[str, Any]], Awaitable[None]]
 SERVICE = "the upstream model server"

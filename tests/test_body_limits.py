@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from llm_api.app import create_app
-from llm_api.platform.base import fixed_platform
+from llm_api.binding.protocol import fixed_platform
 
 ROUTES = {
     "native": "/api/llm/generate",

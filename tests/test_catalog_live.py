@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from llm_api.catalog_live import (
+from llm_api.catalog.live import (
     CatalogFetchError,
     LiveModel,
     fetch_all_pages,
@@ -18,7 +18,7 @@ from llm_api.catalog_live import (
     parse_entry,
     parse_search_page,
 )
-from llm_api.catalog_model import ReasoningEffort
+from llm_api.catalog.model import ReasoningEffort
 
 FIXTURES = Path(__file__).parent / "fixtures" / "workers_ai"
 

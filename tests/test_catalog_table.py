@@ -22,8 +22,8 @@ from llm_api.catalog import (
     successor,
     sunset_header,
 )
-from llm_api.catalog_model import ModelInfo
-from llm_api.catalog_table import RETIRED_IDS
+from llm_api.catalog.model import ModelInfo
+from llm_api.catalog.table import RETIRED_IDS
 from llm_api.errors import ModelNotFound
 from llm_api.settings import Settings
 

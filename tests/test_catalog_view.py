@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from llm_api.catalog import TABLE, deprecation_header, parse_successors, sunset_header
-from llm_api.catalog_cache import LiveCatalogCache
-from llm_api.catalog_live import LiveModel, parse_entries
-from llm_api.catalog_model import ModelInfo
-from llm_api.catalog_view import Catalog, infer_io_shape, io_shape_from_schema
+from llm_api.catalog.cache import LiveCatalogCache
+from llm_api.catalog.live import LiveModel, parse_entries
+from llm_api.catalog.model import ModelInfo
+from llm_api.catalog.view import Catalog, infer_io_shape, io_shape_from_schema
 from llm_api.errors import ModelNotFound
 
 FIXTURES = Path(__file__).parent / "fixtures" / "workers_ai"

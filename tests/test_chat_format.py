@@ -7,9 +7,9 @@ import json
 import pytest
 
 from llm_api.errors import Family
-from llm_api.services.chat_format import ChunkEncoder
 from llm_api.services.generation import TextDelta
-from llm_api.streaming import encode_data
+from llm_api.services.openai import ChunkEncoder
+from llm_api.sse import encode_data
 
 TEXTS = ["Hello", " wörld 👋", 'quote " and \\ backslash', "line\nbreak\ttab\x01", "", "\ud83d"]
 

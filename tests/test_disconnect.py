@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from llm_api.app import create_app
-from llm_api.platform.base import Platform, fixed_platform
+from llm_api.binding.protocol import Platform, fixed_platform
 from tests.scripted_ai import ScriptedAI
 
 #: how soon the backend call must be cancelled once the client has gone

@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 
 from llm_api.errors import BackendError, ContextOverflow, InvalidRequest
-from llm_api.platform import embedded_limits as limits
-from llm_api.platform.embedded import PREFILL_CHUNK_TOKENS, EmbeddedBackend
-from llm_api.platform.embedded_grammar import response_format_gbnf
-from llm_api.platform.embedded_grammar_check import GRAMMAR_CACHE_ENTRIES
-from llm_api.streaming import DONE_FRAME
+from llm_api.platform.embedded import limits
+from llm_api.platform.embedded.backend import PREFILL_CHUNK_TOKENS, EmbeddedBackend
+from llm_api.platform.embedded.grammar import response_format_gbnf
+from llm_api.platform.embedded.grammar_check import GRAMMAR_CACHE_ENTRIES
+from llm_api.sse import DONE_FRAME
 
 pytest.importorskip("llama_cpp", reason="the embedded backend needs llama-cpp-python ([local])")
 
@@ -99,7 +99,7 @@ def completed(backend: EmbeddedBackend, inputs: dict[str, Any]) -> dict[str, Any
 
 
 def test_module_does_not_import_llama_cpp() -> None:
-    code = "import sys, llm_api.platform.embedded; assert 'llama_cpp' not in sys.modules"
+    code = "import sys, llm_api.platform.embedded.backend; assert 'llama_cpp' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -355,7 +355,7 @@ def test_missing_model_file_is_a_clear_error(tmp_path: Any) -> None:
 
 
 def test_schema_grammars_keep_control_characters_out_of_json_strings():
-    from llm_api.platform.embedded_grammar import response_format_gbnf
+    from llm_api.platform.embedded.grammar import response_format_gbnf
 
     schema = {"type": "object", "properties": {"word": {"type": "string"}}}
     grammar = response_format_gbnf({"type": "json_schema", "json_schema": schema})

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from llm_api.errors import BackendError, InvalidRequest
-from llm_api.platform.embedded import default_model_path
-from llm_api.platform.embedded_grammar_check import CheckedGrammars, GrammarChecker
+from llm_api.platform.embedded.backend import default_model_path
+from llm_api.platform.embedded.grammar_check import CheckedGrammars, GrammarChecker
 
 pytest.importorskip("llama_cpp", reason="the grammar checker runs llama.cpp")
 
@@ -43,7 +43,7 @@ def test_deep_grammar_really_segfaults_llama_cpp_in_the_child() -> None:
         [
             sys.executable,
             "-m",
-            "llm_api.platform.embedded_grammar_check",
+            "llm_api.platform.embedded.grammar_check",
             str(default_model_path()),
         ],
         input=b"%d\n%s" % (len(CRASHING_GBNF), CRASHING_GBNF.encode()),

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from llm_api.errors import InvalidRequest
-from llm_api.platform import embedded_limits as limits
-from llm_api.platform.embedded_grammar import parse_tools, response_format_gbnf, tools_gbnf
+from llm_api.platform.embedded import limits
+from llm_api.platform.embedded.grammar import parse_tools, response_format_gbnf, tools_gbnf
 
 pytest.importorskip("llama_cpp", reason="the schema converter comes with llama-cpp-python")
 

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llm_api.errors import InvalidRequest
-from llm_api.platform.embedded_request import (
+from llm_api.platform.embedded.request import (
     MAX_STOP_CHARS,
     MAX_STOP_SEQUENCES,
     StopMatcher,

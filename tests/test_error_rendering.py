@@ -11,8 +11,8 @@ import logging
 
 import pytest
 
+from llm_api.binding.upstream_errors import from_http_status, from_workers_ai_message
 from llm_api.errors import BackendBusy, BackendError, InvalidRequest, ModelNotFound
-from llm_api.platform.upstream_errors import from_http_status, from_workers_ai_message
 from tests.conftest import sse_data
 
 TRACEBACK = (

@@ -1,4 +1,4 @@
-"""`llm-api serve` for someone running it the first time (llm_api.serve_startup): a busy
+"""`llm-api serve` for someone running it the first time (llm_api.platform.local.startup): a busy
 port is one plain line before anything loads, and the banner's lines work as printed."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from llm_api.platform.local_state import SqliteKeyStore, state_db_path
-from llm_api.serve_startup import Banner, PortUnavailable, browsable_url, listening_socket
+from llm_api.platform.local.startup import Banner, PortUnavailable, browsable_url, listening_socket
+from llm_api.platform.local.state import SqliteKeyStore, state_db_path
 
 FAST_EXIT_S = 5
 

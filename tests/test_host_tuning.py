@@ -1,4 +1,4 @@
-"""The CPython host's event loop choice and start-up freeze (llm_api.host_tuning)."""
+"""The CPython host's event loop choice and start-up freeze (llm_api.platform.local.tuning)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ import pytest
 import uvloop
 
 from llm_api.cli import main
-from llm_api.host_tuning import LoopUnavailable, event_loop_factory, freeze_startup_objects
+from llm_api.platform.local.tuning import (
+    LoopUnavailable,
+    event_loop_factory,
+    freeze_startup_objects,
+)
 
 
 def test_auto_and_uvloop_pick_uvloop_when_installed() -> None:

@@ -14,9 +14,10 @@ import pytest
 import uvicorn
 from uvicorn.server import ServerState
 
-from llm_api.platform import client_limits, local_http
-from llm_api.platform.client_limits import ClientLimits
-from llm_api.platform.local_http import GuardedHttpToolsProtocol, uvicorn_options
+from llm_api.platform.local import client_limits
+from llm_api.platform.local import http_protocol as local_http
+from llm_api.platform.local.client_limits import ClientLimits
+from llm_api.platform.local.http_protocol import GuardedHttpToolsProtocol, uvicorn_options
 
 #: tight limits, so that the timeouts are tested in fractions of a second
 LIMITS = ClientLimits(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from llm_api.keys import new_key, verify
-from llm_api.platform.local_state import (
+from llm_api.platform.local.state import (
     DEV_KEY_NAME,
     SqliteKeyStore,
     SqliteUsageStore,

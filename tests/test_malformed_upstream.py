@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from llm_api.streaming import encode_data
+from llm_api.sse import encode_data
 from tests.conftest import sse_data
 from tests.upstream_faults import MODEL, ROUTES, Fault, Route, check_answer
 
@@ -21,7 +21,7 @@ MALFORMED = Fault(
     "malformed", None, 502, 502, False, False, "server_error", "SERVICE_ERROR", "backend_error"
 )
 
-MAX_EVENT_BYTES = 1 << 20  # llm_api.streaming's default (a literal, to run against old code)
+MAX_EVENT_BYTES = 1 << 20  # llm_api.sse's default (a literal, to run against old code)
 
 RESULTS = {
     "tool_calls not a list": {"response": "x", "tool_calls": 5},

@@ -13,9 +13,9 @@ import pytest
 
 import llm_api.routes.admin  # noqa: F401  (defines an ApiError subclass of its own)
 from llm_api.app import create_app
+from llm_api.binding.protocol import fixed_platform
 from llm_api.errors import ApiError, Family, error_body, error_headers, family_for_path
-from llm_api.platform.base import fixed_platform
-from llm_api.routes.docs import ENVELOPES
+from llm_api.http.openapi import ENVELOPES
 
 
 def every_error_class(base: type[ApiError] = ApiError) -> list[type[ApiError]]:

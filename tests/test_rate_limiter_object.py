@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from llm_api.rate_limiter_object import RateLimiterState, rows
+from llm_api.platform.workers.durable_object import RateLimiterState, rows
 from llm_api.ratelimit import Decision, InProcessLimiter
 from tests.workers_fake.storage import FakeCursor, FakeStorage
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from llm_api.binding.protocol import AIBinding
 from llm_api.errors import (
     ApiError,
     BackendBusy,
@@ -20,10 +21,9 @@ from llm_api.errors import (
     ModelNotFound,
     PayloadTooLarge,
 )
-from llm_api.platform.base import AIBinding
-from llm_api.platform.remote import OpenAICompatibleBackend, WorkersAIRestBackend
-from llm_api.platform.remote_openai import chat_request
-from llm_api.streaming import DONE_FRAME, SSEParser
+from llm_api.platform.remote.openai import OpenAICompatibleBackend, chat_request
+from llm_api.platform.remote.workers_ai import WorkersAIRestBackend
+from llm_api.sse import DONE_FRAME, SSEParser
 from tests.fake_upstreams import FakeOpenAI, FakeWorkersAI, openai_upstream, workers_ai_upstream
 
 MODEL = "@cf/meta/llama-3.2-3b-instruct"

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from llm_api.errors import ApiError, BackendError, BackendTimeout
-from llm_api.platform.remote import OpenAICompatibleBackend
-from llm_api.platform.remote_client import Timeout, UpstreamClient
+from llm_api.platform.remote.client import Timeout, UpstreamClient
+from llm_api.platform.remote.openai import OpenAICompatibleBackend
 from tests.scripted_http import (
     SERVICE,
     answering,
@@ -36,7 +36,7 @@ from tests.scripted_http import (
 
 def test_the_app_and_the_cli_do_not_import_aiohttp() -> None:
     code = (
-        "import sys, llm_api.app, llm_api.cli, llm_api.platform.local; "
+        "import sys, llm_api.app, llm_api.cli, llm_api.platform.local.platform; "
         "assert 'aiohttp' not in sys.modules, 'aiohttp imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from llm_api.app import create_app
+from llm_api.binding.protocol import fixed_platform
+from llm_api.binding.resilient import CallPolicy, ResilientAI
 from llm_api.errors import BackendBusy, BackendError, BackendQuotaExceeded, BackendTimeout
-from llm_api.platform.base import fixed_platform
-from llm_api.resilience import CallPolicy, ResilientAI
 from llm_api.settings import Settings
 from tests.conftest import sse_data
 

@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from llm_api.app import create_app
+from llm_api.binding.protocol import Platform, fixed_platform
 from llm_api.errors import BackendError
 from llm_api.keys import new_key
-from llm_api.platform.base import Platform, fixed_platform
 
 ADMIN = "admin-secret-token"
 GENERATE = ("/api/llm/generate", {"prompt": "hi"})
@@ -434,8 +434,8 @@ def test_a_static_folder_redirect_is_relative(platform, tmp_path):
 
 def test_parallel_model_calls_of_one_request_are_admitted_once():
     """A long transcript's parts call the model at the same time: one decision."""
+    from llm_api.http.auth import Admission
     from llm_api.ratelimit import InProcessLimiter
-    from llm_api.security import Admission
 
     class SlowLimiter(InProcessLimiter):
         hits = 0

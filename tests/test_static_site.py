@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from llm_api.app import create_app
+from llm_api.binding.protocol import Platform, fixed_platform
 from llm_api.cli import build_parser
-from llm_api.platform.base import Platform, fixed_platform
-from llm_api.static_site import default_static_dir
+from llm_api.platform.local.static_site import default_static_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = ROOT / "public"

@@ -1,4 +1,4 @@
-"""Properties of the SSE parser and encoder (llm_api.streaming), checked with Hypothesis.
+"""Properties of the SSE parser and encoder (llm_api.sse), checked with Hypothesis.
 
 However a stream is cut into chunks — inside a line, inside a UTF-8 character, between
 ``\\r`` and ``\\n``, into empty chunks — the parser yields exactly the events of the whole
@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llm_api.errors import BackendError
-from llm_api.streaming import (
+from llm_api.sse import (
     DONE,
     DONE_FRAME,
     MAX_EVENT_BYTES,

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from llm_api.app import create_app
+from llm_api.binding.protocol import Platform, fixed_platform
 from llm_api.keys import MemoryKeyStore, new_key
-from llm_api.platform.base import Platform, fixed_platform
-from llm_api.platform.remote import WorkersAIRestBackend
+from llm_api.platform.remote.workers_ai import WorkersAIRestBackend
 from llm_api.ratelimit import InProcessLimiter
 from llm_api.settings import Settings
 from llm_api.usage import MemoryUsageStore
@@ -80,7 +80,7 @@ def test_faults_leave_no_task_running_and_no_connection_in_use(upstream: FakeWor
 def test_retried_faults_leave_nothing_behind_either(
     upstream: FakeWorkersAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("llm_api.resilience.FIRST_BACKOFF_S", 0.01)
+    monkeypatch.setattr("llm_api.binding.resilient.FIRST_BACKOFF_S", 0.01)
     retried = [fault for fault in FAULTS if fault.retryable and not fault.retry_after]
     calls, alive, in_use = asyncio.run(every_fault(upstream, retries=1))
     sent = len(ROUTES) * 2

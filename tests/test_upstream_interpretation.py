@@ -21,10 +21,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from llm_api.binding import workers_ai as workers_ai_wire
 from llm_api.catalog import resolve_model
 from llm_api.errors import ApiError, BackendError
-from llm_api.platform import remote_openai, remote_workers_ai, workers_ai_wire
-from llm_api.services.chat_format import ChunkEncoder, completion_object
+from llm_api.platform.remote import openai as remote_openai
+from llm_api.platform.remote import workers_ai as remote_workers_ai
 from llm_api.services.generation import (
     Completion,
     GenerationRequest,
@@ -33,7 +34,8 @@ from llm_api.services.generation import (
     complete,
     open_stream,
 )
-from llm_api.streaming import encode_data, parse_binding_event
+from llm_api.services.openai import ChunkEncoder, completion_object
+from llm_api.sse import encode_data, parse_binding_event
 
 PROFILE = settings(max_examples=300, deadline=None, derandomize=True, database=None)
 MODEL = resolve_model("llama-3.2-3b-instruct")
@@ -255,7 +257,7 @@ def workers() -> Any:
     from tests.workers_fake import installed
 
     with installed():
-        yield importlib.import_module("llm_api.platform.workers")
+        yield importlib.import_module("llm_api.platform.workers.provider")
 
 
 @settings(PROFILE, max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -23,9 +23,10 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from llm_api.app import create_app
+from llm_api.binding.protocol import AIBinding, Platform, fixed_platform
 from llm_api.keys import MemoryKeyStore, new_key
-from llm_api.platform.base import AIBinding, Platform, fixed_platform
-from llm_api.platform.remote import OpenAICompatibleBackend, WorkersAIRestBackend
+from llm_api.platform.remote.openai import OpenAICompatibleBackend
+from llm_api.platform.remote.workers_ai import WorkersAIRestBackend
 from llm_api.ratelimit import InProcessLimiter
 from llm_api.settings import Settings
 from llm_api.usage import MemoryUsageStore

@@ -7,13 +7,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from llm_api.app import create_app
+from llm_api.binding.protocol import Platform, fixed_platform
 from llm_api.catalog import resolve_model
 from llm_api.keys import MemoryKeyStore, new_key
-from llm_api.platform.base import Platform, fixed_platform
-from llm_api.platform.local_state import SqliteUsageStore
+from llm_api.platform.local.state import SqliteUsageStore
 from llm_api.ratelimit import InProcessLimiter
 from llm_api.settings import Settings
-from llm_api.streaming import DONE_FRAME, encode_data
+from llm_api.sse import DONE_FRAME, encode_data
 from llm_api.usage import (
     MemoryUsageStore,
     UsageEntry,

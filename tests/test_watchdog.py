@@ -1,4 +1,4 @@
-"""llm_api.watchdog: one timer per stream, same outcomes as asyncio.timeout per wait."""
+"""llm_api.binding.watchdog: one timer per stream, same outcomes as asyncio.timeout per wait."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from llm_api.watchdog import Watchdog
+from llm_api.binding.watchdog import Watchdog
 
 
 async def wait(watchdog: Watchdog, seconds: float) -> str:

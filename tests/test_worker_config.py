@@ -101,4 +101,4 @@ def test_wrangler_dry_run_accepts_the_worker():
     assert "env.API_KEYS" in output and "env.RATE_LIMITER (RateLimiter)" in output
     assert "--dry-run: exiting now." in output
     assert (bundle / "entry.py").is_file()
-    assert (bundle / "llm_api" / "platform" / "workers.py").is_file()
+    assert (bundle / "llm_api" / "platform" / "workers" / "provider.py").is_file()

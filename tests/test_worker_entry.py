@@ -1,7 +1,7 @@
 """src/entry.py: a request through ``Default.fetch`` and the real SDK's ASGI adapter.
 
 workerd is not available here, so the JS side is tests/workers_fake; the workers SDK,
-the adapter, the app, ``llm_api.platform.workers`` and the ``RateLimiter`` Durable
+the adapter, the app, ``llm_api.platform.workers.provider`` and the ``RateLimiter`` Durable
 Object class are the real ones (API keys in a fake KV namespace, each key's object
 running over sqlite3).
 """
@@ -354,7 +354,7 @@ def test_without_rate_limiter_a_keyed_request_is_refused_with_a_503(runtime, ent
 
 
 def test_each_request_gets_a_new_entrypoint_but_the_same_app_and_platform(runtime, entry):
-    from llm_api.platform.workers import workers_platform_provider
+    from llm_api.platform.workers.provider import workers_platform_provider
 
     env = worker_env(FakeAI())
     first = entry.Default(execution_context(), env)
@@ -370,15 +370,15 @@ def test_the_fakes_are_gone_after_the_fixture():
         assert "js" in sys.modules and "workers" in sys.modules
     for name in ("js", "pyodide", "pyodide.ffi", "workers", "workers.asgi", "entry"):
         assert name not in sys.modules
-    for module in ("workers", "workers_ffi", "workers_state"):
-        assert f"llm_api.platform.{module}" not in sys.modules
+    for module in ("provider", "ffi", "state"):
+        assert f"llm_api.platform.workers.{module}" not in sys.modules
 
 
 def test_the_app_does_not_import_the_worker_platform():
     code = (
         "import sys, llm_api.app; "
-        "leaked = [m for m in ('js', 'pyodide', 'workers', 'llm_api.platform.workers', "
-        "'llm_api.platform.workers_ffi', 'llm_api.platform.workers_state') "
+        "leaked = [m for m in ('js', 'pyodide', 'workers', 'llm_api.platform.workers.provider', "
+        "'llm_api.platform.workers.ffi', 'llm_api.platform.workers.state') "
         "if m in sys.modules]; "
         "assert not leaked, leaked"
     )

@@ -1,4 +1,4 @@
-"""llm_api.platform.workers: env.AI through the JS boundary, and the platform from env.
+"""llm_api.platform.workers.provider: env.AI through the JS boundary, and the platform from env.
 
 Runs the module against the fake JS surface in tests/workers_fake, with the real
 workers SDK's env wrapper where the runtime would use it.
@@ -33,7 +33,7 @@ MODEL = "@cf/meta/llama-3.1-8b-instruct"
 @pytest.fixture
 def workers() -> ModuleType:
     with installed():
-        yield importlib.import_module("llm_api.platform.workers")
+        yield importlib.import_module("llm_api.platform.workers.provider")
 
 
 @pytest.fixture

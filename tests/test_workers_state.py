@@ -1,4 +1,4 @@
-"""llm_api.platform.workers_state: API keys in KV, limits and usage in the key's object.
+"""llm_api.platform.workers.state: API keys in KV, limits and usage in the key's object.
 
 Under the fake runtime (tests/workers_fake), with the real workers SDK's env wrapper
 where workerd would use it, and the real ``entry.RateLimiter`` as the Durable Object.
@@ -43,7 +43,7 @@ def entry(runtime: Runtime) -> ModuleType:
 
 @pytest.fixture
 def state(entry: ModuleType) -> ModuleType:
-    return importlib.import_module("llm_api.platform.workers_state")
+    return importlib.import_module("llm_api.platform.workers.state")
 
 
 @pytest.fixture(params=["sdk-wrapped", "raw"])

@@ -6,14 +6,14 @@ from os import PathLike
 
 from fastapi import FastAPI
 
-from llm_api.body_limits import BodyLimitMiddleware
-from llm_api.cors import CORSMiddleware
-from llm_api.disconnect import CancelOnDisconnectMiddleware
-from llm_api.error_handlers import install_error_handlers
-from llm_api.middleware import RelativeRedirectMiddleware, RequestIdMiddleware
-from llm_api.platform.base import PlatformProvider
+from llm_api.binding.protocol import PlatformProvider
+from llm_api.http.auth import SecurityMiddleware
+from llm_api.http.body_limits import BodyLimitMiddleware
+from llm_api.http.cors import CORSMiddleware
+from llm_api.http.disconnect import CancelOnDisconnectMiddleware
+from llm_api.http.handlers import install_error_handlers
+from llm_api.http.request_id import RelativeRedirectMiddleware, RequestIdMiddleware
 from llm_api.routes import account, admin, health, native, openai, tutor, v1
-from llm_api.security import SecurityMiddleware
 
 DESCRIPTION = """\
 Text generation for language-learning and creative apps, on Cloudflare Workers AI
@@ -53,7 +53,7 @@ def create_app(
     app.include_router(account.router)
     app.include_router(admin.router)
     if static_dir is not None:
-        from llm_api.static_site import StaticFallback
+        from llm_api.platform.local.static_site import StaticFallback
 
         app.router.default = StaticFallback(static_dir, not_found=app.router.default)
         app.add_middleware(RelativeRedirectMiddleware)  # a folder's /dir -> /dir/

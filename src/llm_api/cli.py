@@ -11,22 +11,27 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from llm_api.binding.protocol import Platform
 from llm_api.errors import ApiError
-from llm_api.host_tuning import LOOPS, LoopUnavailable, event_loop_factory, freeze_startup_objects
-from llm_api.platform.base import Platform
-from llm_api.platform.client_limits import add_limit_arguments, limits_from_args
-from llm_api.platform.local import BACKENDS, LocalOptions, build_local_platform
-from llm_api.platform.local_http import uvicorn_options
-from llm_api.platform.local_state import (
+from llm_api.platform.local.client_limits import add_limit_arguments, limits_from_args
+from llm_api.platform.local.http_protocol import uvicorn_options
+from llm_api.platform.local.platform import BACKENDS, LocalOptions, build_local_platform
+from llm_api.platform.local.state import (
     STATE_DIR_ENV,
     SqliteKeyStore,
     ensure_dev_key,
     resolve_state_dir,
     state_db_path,
 )
+from llm_api.platform.local.static_site import default_static_dir
+from llm_api.platform.local.tuning import (
+    LOOPS,
+    LoopUnavailable,
+    event_loop_factory,
+    freeze_startup_objects,
+)
 from llm_api.services.keys import create_key
 from llm_api.settings import ConfigError
-from llm_api.static_site import default_static_dir
 
 logger = logging.getLogger("llm_api")
 
@@ -184,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, LoopUnavailable) as exc:
         print(f"llm-api: {exc}", file=sys.stderr)
         return 2
-    from llm_api.serve_startup import PortUnavailable, listening_socket
+    from llm_api.platform.local.startup import PortUnavailable, listening_socket
 
     try:  # before the model loads or a key is made: a busy port is said at once
         sock = listening_socket(args.host, args.port)
@@ -199,8 +204,8 @@ async def _serve(platform: Platform, args: argparse.Namespace, sock: socket.sock
     import uvicorn
 
     from llm_api.app import create_app
-    from llm_api.platform.base import fixed_platform
-    from llm_api.serve_startup import AnnouncingServer, Banner, browsable_url
+    from llm_api.binding.protocol import fixed_platform
+    from llm_api.platform.local.startup import AnnouncingServer, Banner, browsable_url
 
     load = getattr(platform.ai, "load", None)
     if load is not None:

@@ -8,7 +8,7 @@ hammering at a 429 does not push its own recovery back.
 
 The algorithm is pure (no I/O, no clock): the local host wraps it in
 :class:`InProcessLimiter`, the Worker in its per-key Durable Object
-(``llm_api.rate_limiter_object``). Both feed it times in seconds; ``admit`` itself is
+(``llm_api.platform.workers.durable_object``). Both feed it times in seconds; ``admit`` itself is
 unit-agnostic (tests use integer milliseconds with ``window_s=60_000`` for exact checks).
 """
 

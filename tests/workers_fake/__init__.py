@@ -4,7 +4,7 @@
 ``_cloudflare_compat_flags`` and ``_pyodide_entrypoint_helper`` into ``sys.modules``;
 with them the installed ``workers`` package (entrypoints, env wrapper, ASGI adapter)
 imports and runs as it does in workerd. On exit every one of those modules, the SDK and
-whatever imported it (``entry``, ``llm_api.platform.workers`` and its ``workers_ffi`` and
+whatever imported it (``entry``, ``llm_api.platform.workers.provider`` and its ``workers_ffi`` and
 ``workers_state``) leave ``sys.modules``, so no other test sees a fake ``js``.
 
 This proves wiring (the SDK's adapter, our conversions and the app together), not the
@@ -28,8 +28,13 @@ ENTRY = Path(__file__).resolve().parents[2] / "src" / "entry.py"
 
 #: modules the fake provides, and modules that must not outlive it (with submodules)
 _FAKED = ("js", "pyodide", "_cloudflare_compat_flags", "_pyodide_entrypoint_helper")
-_WORKER_PLATFORM = ("workers", "workers_ffi", "workers_state")  # modules of llm_api.platform
-_DEPENDENT = ("workers", "asgi", "entry", *(f"llm_api.platform.{m}" for m in _WORKER_PLATFORM))
+_WORKER_PLATFORM = ("provider", "ffi", "state")  # modules of llm_api.platform.workers
+_DEPENDENT = (
+    "workers",
+    "asgi",
+    "entry",
+    *(f"llm_api.platform.workers.{m}" for m in _WORKER_PLATFORM),
+)
 
 
 class Runtime:
@@ -122,7 +127,7 @@ def installed() -> Iterator[Runtime]:
         for name in [name for name in sys.modules if _ours(name)]:
             del sys.modules[name]
         sys.modules.update(saved)
-        platform_package = sys.modules.get("llm_api.platform")
+        platform_package = sys.modules.get("llm_api.platform.workers")
         for name in _WORKER_PLATFORM:
-            if platform_package is not None and f"llm_api.platform.{name}" not in saved:
+            if platform_package is not None and f"llm_api.platform.workers.{name}" not in saved:
                 platform_package.__dict__.pop(name, None)

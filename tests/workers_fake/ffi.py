@@ -1,6 +1,6 @@
 """A stand-in for ``pyodide.ffi``: JS values as Python objects, and the conversions.
 
-Only what the workers SDK and ``llm_api.platform.workers`` touch, with Pyodide's
+Only what the workers SDK and ``llm_api.platform.workers.provider`` touch, with Pyodide's
 semantics where they matter: ``to_js`` makes a ``Map`` unless given a
 ``dict_converter``; ``to_py`` turns plain objects and arrays into dicts and lists and
 leaves other JS objects to ``default_converter``; JS ``null`` is ``jsnull``,

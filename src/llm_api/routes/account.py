@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from llm_api.dependencies import ApiKeyDep, PlatformDep
 from llm_api.errors import Family
-from llm_api.routes.docs import PROTECTED, error_responses
+from llm_api.http.dependencies import ApiKeyDep, PlatformDep
+from llm_api.http.openapi import PROTECTED, error_responses
 from llm_api.schemas.admin import KeyUsage
 from llm_api.services.keys import key_usage
 

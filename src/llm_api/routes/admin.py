@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from llm_api.dependencies import PlatformDep
+from llm_api.binding.protocol import Platform
 from llm_api.errors import Family, NotFound
+from llm_api.http.auth import admin_refusal, bearer_token, is_admin_token
+from llm_api.http.dependencies import PlatformDep
+from llm_api.http.openapi import JSON_BODY, error_responses
 from llm_api.keys import is_key_id
-from llm_api.platform.base import Platform
-from llm_api.routes.docs import JSON_BODY, error_responses
 from llm_api.schemas.admin import CreatedKey, CreateKeyRequest, KeyList, KeyUsage, RevokedKey
-from llm_api.security import admin_refusal, bearer_token, is_admin_token
 from llm_api.services.keys import create_key, key_usage
 
 

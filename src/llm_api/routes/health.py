@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from llm_api.dependencies import PlatformDep
+from llm_api.http.dependencies import PlatformDep
 
 router = APIRouter(tags=["health"])
 

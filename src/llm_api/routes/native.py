@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from llm_api.binding.protocol import Platform
 from llm_api.catalog import MODELS, resolve_model
-from llm_api.dependencies import BackendHeaders, PlatformDep
 from llm_api.errors import ApiError, Family
-from llm_api.platform.base import Platform
-from llm_api.routes.docs import GENERATION, PROTECTED, error_responses
-from llm_api.routes.sse import sse_response
+from llm_api.http.dependencies import BackendHeaders, PlatformDep
+from llm_api.http.openapi import GENERATION, PROTECTED, error_responses
+from llm_api.http.streaming import sse_response
 from llm_api.schemas.native import (
     ChatRequest,
     ChatResponse,
@@ -27,7 +27,7 @@ from llm_api.services.generation import (
     complete,
     open_stream,
 )
-from llm_api.streaming import encode_data, encode_response
+from llm_api.sse import encode_data, encode_response
 
 router = APIRouter(
     prefix="/api/llm", tags=["native"], responses=error_responses(Family.NATIVE, *PROTECTED)

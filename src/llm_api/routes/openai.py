@@ -9,10 +9,10 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from llm_api.catalog import MODELS, ModelInfo, resolve_model
-from llm_api.dependencies import BackendHeaders, PlatformDep
 from llm_api.errors import Family, InvalidRequest
-from llm_api.routes.docs import GENERATION, PROTECTED, error_responses
-from llm_api.routes.sse import sse_response
+from llm_api.http.dependencies import BackendHeaders, PlatformDep
+from llm_api.http.openapi import GENERATION, PROTECTED, error_responses
+from llm_api.http.streaming import sse_response
 from llm_api.schemas.openai import (
     ChatCompletion,
     ChatCompletionRequest,
@@ -21,8 +21,8 @@ from llm_api.schemas.openai import (
     ModelObject,
     tool_choice_dump,
 )
-from llm_api.services.chat_format import ChunkEncoder, completion_object
 from llm_api.services.generation import GenerationRequest, complete, open_stream
+from llm_api.services.openai import ChunkEncoder, completion_object
 
 router = APIRouter(
     prefix="/v1", tags=["openai"], responses=error_responses(Family.OPENAI, *PROTECTED)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from llm_api.binding.protocol import Platform
 from llm_api.catalog import MODELS, ModelInfo, resolve_model
-from llm_api.dependencies import BackendHeaders, PlatformDep
 from llm_api.errors import Family, InvalidRequest
-from llm_api.platform.base import Platform
-from llm_api.routes.docs import GENERATION, PROTECTED, error_responses
+from llm_api.http.dependencies import BackendHeaders, PlatformDep
+from llm_api.http.openapi import GENERATION, PROTECTED, error_responses
 from llm_api.schemas.tutor import (
     ConversationTopicsRequest,
     ConversationTopicsResponse,

@@ -6,15 +6,15 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from llm_api.catalog import resolve_model
-from llm_api.dependencies import BackendHeaders, PlatformDep
 from llm_api.errors import Family
-from llm_api.routes.docs import GENERATION, PROTECTED, error_responses
+from llm_api.http.dependencies import BackendHeaders, PlatformDep
+from llm_api.http.openapi import GENERATION, PROTECTED, error_responses
+from llm_api.http.streaming import sse_response
 from llm_api.routes.openai import STREAM_DOC
-from llm_api.routes.sse import sse_response
 from llm_api.schemas.openai import ChatCompletion
 from llm_api.schemas.v1 import OptimizePromptRequest, OptimizePromptResponse, V1ChatRequest
-from llm_api.services.chat_format import ChunkEncoder, completion_object
 from llm_api.services.generation import GenerationRequest, complete, open_stream
+from llm_api.services.openai import ChunkEncoder, completion_object
 from llm_api.services.prompts import optimize_prompt
 
 #: every v1 route calls the model; an unknown model is a 404

@@ -11,11 +11,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm_api.accounting import report_usage
-from llm_api.catalog import ModelInfo
-from llm_api.errors import BackendError, ContextOverflow, InvalidRequest
-from llm_api.platform.base import AIBinding
-from llm_api.services.answers import (
+from llm_api.binding.accounted import report_usage
+from llm_api.binding.answers import (
     CHARS_PER_TOKEN_LOW_ESTIMATE,
     answer_of,
     counted_usage,
@@ -24,7 +21,10 @@ from llm_api.services.answers import (
     well_formed,
     well_formed_calls,
 )
-from llm_api.streaming import iter_sse_data, parse_binding_event
+from llm_api.binding.protocol import AIBinding
+from llm_api.catalog import ModelInfo
+from llm_api.errors import BackendError, ContextOverflow, InvalidRequest
+from llm_api.sse import iter_sse_data, parse_binding_event
 
 
 @dataclass(slots=True)

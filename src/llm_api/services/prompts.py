@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from llm_api.binding.protocol import AIBinding
 from llm_api.catalog import ModelInfo
-from llm_api.platform.base import AIBinding
 from llm_api.schemas.v1 import OptimizePromptRequest, OptimizePromptResponse
 from llm_api.services.structured import as_data, generate_structured
 

@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from llm_api.binding.protocol import AIBinding
 from llm_api.catalog import ModelInfo
 from llm_api.errors import InvalidModelOutput
-from llm_api.platform.base import AIBinding
 from llm_api.services.generation import GenerationRequest, complete
 
 logger = logging.getLogger("llm_api.structured")

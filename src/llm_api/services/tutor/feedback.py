@@ -14,8 +14,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from llm_api.binding.protocol import AIBinding
 from llm_api.catalog import ModelInfo
-from llm_api.platform.base import AIBinding
 from llm_api.schemas.tutor import Analysis, LevelFeedbackRequest, LevelFeedbackResponse
 from llm_api.services.structured import generate_structured
 from llm_api.services.tutor import scores

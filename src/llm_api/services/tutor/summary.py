@@ -20,9 +20,9 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, create_model
 
+from llm_api.binding.protocol import AIBinding
 from llm_api.catalog import ModelInfo
 from llm_api.errors import ContextOverflow
-from llm_api.platform.base import AIBinding
 from llm_api.schemas.tutor import SessionSummaryRequest, SessionSummaryResponse
 from llm_api.services.structured import as_data, generate_structured
 from llm_api.services.tutor.speaking_time import speaking_time

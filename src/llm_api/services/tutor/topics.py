@@ -14,8 +14,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from llm_api.binding.protocol import AIBinding
 from llm_api.catalog import ModelInfo
-from llm_api.platform.base import AIBinding
 from llm_api.schemas.tutor import ConversationTopicsRequest, ConversationTopicsResponse
 from llm_api.services.structured import as_data, generate_structured
 from llm_api.services.tutor.levels import CAN_DO, LEVEL_NAMES

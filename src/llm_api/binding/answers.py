@@ -1,0 +1,144 @@
+"""Reading a backend's answer: its text, tool calls and usage, whatever it sent.
+
+Every binding's result reaches the generation service through here, so these rules hold
+for every backend and host: a result of the wrong shape is a ``BackendError`` (a 502,
+the upstream's fault), and usage is counted, never trusted (``counted_usage``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from llm_api.binding.workers_ai import loads, normalise_usage, response_text, tool_call_list
+from llm_api.errors import BackendError, InvalidModelOutput
+
+logger = logging.getLogger("llm_api.generation")
+
+#: Rough characters per token, used to refuse prompts that cannot possibly fit before
+#: paying for a model call (backends still enforce the exact limit), and to estimate the
+#: usage a backend did not report (or reported absurdly).
+CHARS_PER_TOKEN_LOW_ESTIMATE = 4
+#: A reported count above this many context windows is not believed: a request cannot
+#: use more than one window; the slack covers a catalog that understates an upstream's.
+USAGE_CONTEXT_WINDOWS = 2
+
+_BACKEND = "the backend"
+
+
+def answer_of(result: Any) -> tuple[str, list[dict[str, Any]]]:
+    """A whole result's text and tool calls (``{"name", "arguments": dict}``)."""
+    if not isinstance(result, dict):
+        if hasattr(result, "__aiter__"):
+            raise BackendError("the backend returned a stream for a non-streaming request")
+        raise BackendError("the backend answered with a result that is not an object")
+    if "response" not in result and "tool_calls" not in result:
+        raise BackendError("the backend answered without a response")
+    text = response_text(result.get("response"))
+    calls = [tool_call(call) for call in tool_call_list(result.get("tool_calls"), _BACKEND)]
+    return text, calls
+
+
+def tool_call(call: Any) -> dict[str, Any]:
+    if not isinstance(call, dict):
+        raise BackendError(f"the backend returned a malformed tool call: {call!r:.200}")
+    function = call["function"] if isinstance(call.get("function"), dict) else call
+    arguments = function.get("arguments") or {}
+    if isinstance(arguments, str):
+        try:
+            arguments = loads(arguments) if arguments.strip() else {}
+        except ValueError:
+            raise InvalidModelOutput(
+                f"the model called '{function.get('name')}' with arguments that are not JSON"
+            ) from None
+    if not isinstance(arguments, dict):
+        raise InvalidModelOutput("the model called a tool with arguments that are not an object")
+    return {"name": str(function.get("name") or ""), "arguments": arguments}
+
+
+def counted_usage(
+    raw: Any, *, context_window: int, prompt_chars: int, text: str, tool_calls: list[Any]
+) -> tuple[dict[str, int], bool]:
+    """The request's usage, and whether any of it is estimated.
+
+    A count the backend did not report, or reported implausibly (not a whole number in
+    range, more than ``USAGE_CONTEXT_WINDOWS`` context windows, a zero-token prompt, zero
+    completion tokens for an answer), is estimated from the text instead: billing what an
+    upstream claims (negative, 1e30) is worse than billing a rough count.
+    """
+    reported = normalise_usage(raw) or {}
+    bound = USAGE_CONTEXT_WINDOWS * context_window
+    prompt = reported.get("prompt_tokens")
+    if prompt is not None and not 0 < prompt <= bound:
+        prompt = None
+    completion = reported.get("completion_tokens")
+    answered = bool(text or tool_calls)
+    if completion is not None and (completion > bound or (completion == 0 and answered)):
+        completion = None
+    estimated = prompt is None or completion is None
+    if estimated and raw is not None:
+        logger.warning("implausible usage from the backend, estimated instead: %.200r", raw)
+    if prompt is None:
+        prompt = max(1, prompt_chars // CHARS_PER_TOKEN_LOW_ESTIMATE)
+    if completion is None:
+        produced = len(text) + sum(_chars(call) for call in tool_calls)
+        completion = -(-produced // CHARS_PER_TOKEN_LOW_ESTIMATE)  # rounded up: 1 for "a"
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }, estimated
+
+
+def well_formed(value: Any) -> Any:
+    """``value`` with each lone UTF-16 surrogate in its strings replaced by U+FFFD.
+
+    JSON may carry ``"\\ud800"``; UTF-8 cannot, so a whole answer holding one could not
+    be sent. (Streams keep them, escaped: the pair's other half may be in the next event.)
+    """
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return value
+    if isinstance(value, dict):
+        return {well_formed(key): well_formed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [well_formed(item) for item in value]
+    return value
+
+
+def well_formed_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not calls:
+        return calls
+    try:
+        json.dumps(calls, ensure_ascii=False).encode()
+        return calls
+    except UnicodeEncodeError:
+        try:
+            return well_formed(calls)  # type: ignore[no-any-return]
+        except RecursionError:
+            raise BackendError("the backend sent tool arguments nested too deeply") from None
+
+
+def require_json(text: str, finish_reason: str) -> None:
+    try:
+        loads(text)
+    except ValueError:
+        if finish_reason == "length":
+            raise InvalidModelOutput(
+                "the JSON answer was cut off by max_tokens; ask for more tokens"
+            ) from None
+        raise InvalidModelOutput(
+            "the model did not return valid JSON although response_format asked for it; "
+            "retrying may help"
+        ) from None
+
+
+def _chars(call: Any) -> int:
+    try:
+        return len(json.dumps(call, ensure_ascii=False))
+    except (TypeError, ValueError, RecursionError):
+        return 0

@@ -1,0 +1,1 @@
+"""The ASGI edge: one middleware per module, error rendering, dependencies, OpenAPI."""

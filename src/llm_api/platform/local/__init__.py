@@ -1,0 +1,1 @@
+"""CPython host only: `llm-api serve`'s state, server protocol and tuning."""

@@ -1,0 +1,1 @@
+"""CPython host only: remote backends (Workers AI REST, OpenAI-compatible) over aiohttp."""

@@ -1,0 +1,272 @@
+"""An AI binding backed by any OpenAI-compatible chat completions server.
+
+vLLM, llama.cpp's server, Ollama, DashScope... CPython host only. Workers AI inputs
+become a ``/chat/completions`` request; the answer (or its ``chat.completion.chunk``
+stream) comes back in the binding's shape, so the app cannot tell this from ``env.AI``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any
+
+from llm_api.binding import workers_ai as workers_ai_wire
+from llm_api.binding.protocol import RunResult, SSEByteStream
+from llm_api.binding.upstream_errors import from_http_status
+from llm_api.errors import ApiError, BackendError, InvalidRequest
+from llm_api.platform.remote.client import Response
+from llm_api.platform.remote.http import (
+    DEFAULT_TIMEOUT,
+    RemoteBackend,
+    TimeoutArg,
+    drain,
+    error_message,
+    opened,
+    parse_arguments,
+    read_json,
+    retry_after,
+    transport_errors,
+)
+from llm_api.sse import (
+    DONE,
+    DONE_FRAME,
+    encode_data,
+    encode_response,
+    iter_sse_data,
+    parse_binding_event,
+)
+
+SERVICE = "the upstream model server"
+
+#: Inputs sent under the same name. ``top_k`` and ``repetition_penalty`` are not OpenAI
+#: parameters, but vLLM, llama.cpp's server and Ollama read them from the body, and
+#: OpenAI-compatible servers ignore fields they do not know; sending them keeps the
+#: request's meaning instead of silently dropping it.
+_PASSED = (
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "seed",
+    "stop",
+    "frequency_penalty",
+    "presence_penalty",
+    "repetition_penalty",
+    "tool_choice",
+)
+
+
+class OpenAICompatibleBackend(RemoteBackend):
+    """``run`` against ``{base_url}/chat/completions`` (``base_url`` like ``http://host:8000/v1``).
+
+    ``model`` is the upstream's model name; without it the catalog id is sent as is. The
+    engine name says which model answers, never the URL or the key.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        model: str | None = None,
+        timeout: TimeoutArg = DEFAULT_TIMEOUT,
+    ) -> None:
+        super().__init__(timeout=timeout)
+        self._url = base_url.rstrip("/") + "/chat/completions"
+        self._headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+        self._model = model
+        self.engine = f"openai:{model or 'catalog-id'}"
+
+    async def run(
+        self, model: str, inputs: dict[str, Any], options: dict[str, Any] | None = None
+    ) -> RunResult | SSEByteStream:
+        body = chat_request(self._model or model, inputs)
+        if body.get("stream"):
+            return await opened(self._stream(body))
+        with transport_errors(SERVICE):
+            response = await self.http().post(self._url, json=body, headers=self._headers)
+        if response.is_error:
+            raise http_error(response)
+        payload = read_json(response)
+        if not isinstance(payload, dict):
+            raise BackendError(f"{SERVICE} answered with a body that is not a JSON object")
+        return completion_result(payload)
+
+    async def _stream(self, body: dict[str, Any]) -> AsyncGenerator[bytes, None]:
+        headers = {**self._headers, "accept": "text/event-stream"}
+        state = _StreamState()
+        with transport_errors(SERVICE):
+            async with self.http().stream(self._url, json=body, headers=headers) as response:
+                if response.is_error:
+                    await response.aread()
+                    raise http_error(response)
+                yield b""  # see remote_http.opened
+                async with aclosing(iter_sse_data(response.aiter_bytes())) as events:
+                    async for data in events:
+                        if data.strip() == DONE:
+                            state.done = True
+                            break
+                        text = state.feed(data)
+                        if text:
+                            yield encode_response(text)
+                    if state.done:
+                        await drain(events)
+        # The connection is back in the pool before the last frames: a consumer that
+        # stops reading at [DONE] must not cost the next stream a new connection.
+        state.check_complete()
+        yield encode_data(state.final_event())
+        yield DONE_FRAME
+
+
+def http_error(response: Response) -> ApiError:
+    return from_http_status(
+        response.status_code, error_message(response), retry_after=retry_after(response)
+    )
+
+
+def chat_request(model: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The ``/chat/completions`` body for Workers AI text-generation ``inputs``."""
+    body: dict[str, Any] = {"model": model, "messages": chat_messages(inputs)}
+    for key in _PASSED:
+        if inputs.get(key) is not None:
+            body[key] = inputs[key]
+    if inputs.get("response_format") is not None:
+        body["response_format"] = _response_format(inputs["response_format"])
+    if inputs.get("tools"):
+        body["tools"] = [_tool(tool) for tool in inputs["tools"]]
+    if inputs.get("stream"):
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def chat_messages(inputs: dict[str, Any]) -> list[dict[str, Any]]:
+    messages = inputs.get("messages")
+    if messages is None:
+        prompt = inputs.get("prompt")
+        if not isinstance(prompt, str):
+            raise InvalidRequest("inputs need a `prompt` or `messages`", param="messages")
+        return [{"role": "user", "content": prompt}]
+    result: list[dict[str, Any]] = []
+    unanswered: list[tuple[str, str]] = []  # (id, name) of tool calls awaiting a result
+    for position, message in enumerate(messages):
+        out = {k: v for k, v in message.items() if v is not None or k == "content"}
+        if message.get("tool_calls"):
+            out["tool_calls"] = [
+                _openai_tool_call(call, f"call_{position}_{index}")
+                for index, call in enumerate(message["tool_calls"])
+            ]
+            unanswered = [(c["id"], c["function"]["name"]) for c in out["tool_calls"]]
+        if message.get("role") == "tool":
+            out.pop("name", None)  # not part of OpenAI's tool message
+            if not out.get("tool_call_id"):
+                out["tool_call_id"] = _answered_call(unanswered, message.get("name"))
+            if not isinstance(out.get("content"), str):
+                out["content"] = json.dumps(out.get("content"))
+        result.append(out)
+    return result
+
+
+def _openai_tool_call(call: dict[str, Any], default_id: str) -> dict[str, Any]:
+    function = call.get("function") if isinstance(call.get("function"), dict) else call
+    arguments = function.get("arguments", {})
+    return {
+        "id": call.get("id") or default_id,
+        "type": "function",
+        "function": {
+            "name": function.get("name", ""),
+            "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
+        },
+    }
+
+
+def _answered_call(unanswered: list[tuple[str, str]], name: str | None) -> str:
+    """The id a tool result without ``tool_call_id`` answers: by name, else the next one."""
+    if not unanswered:
+        return "call_unknown"
+    for index, (_, call_name) in enumerate(unanswered):
+        if name and call_name == name:
+            return unanswered.pop(index)[0]
+    return unanswered.pop(0)[0]
+
+
+def _tool(tool: dict[str, Any]) -> dict[str, Any]:
+    """Workers AI also takes the bare ``{name, description, parameters}`` form."""
+    if "function" in tool:
+        return tool
+    return {"type": "function", "function": tool}
+
+
+def _response_format(value: dict[str, Any]) -> dict[str, Any]:
+    """Workers AI's ``json_schema`` is the schema itself; OpenAI's wraps it with a name."""
+    schema = value.get("json_schema")
+    if value.get("type") != "json_schema" or not isinstance(schema, dict):
+        return value
+    if isinstance(schema.get("schema"), dict):
+        return value  # already OpenAI's {name, schema, strict?}
+    return {"type": "json_schema", "json_schema": {"name": "response", "schema": schema}}
+
+
+def completion_result(payload: dict[str, Any]) -> RunResult:
+    """A ``chat.completion`` in the binding's non-streaming shape (``usage`` only when the
+    upstream reported a plausible one: the generation service estimates the rest)."""
+    return workers_ai_wire.completion_result(payload, service=SERVICE)
+
+
+@dataclass(slots=True)
+class _StreamState:
+    """What a ``chat.completion.chunk`` stream has said so far, beyond its text."""
+
+    usage: dict[str, int] | None = None
+    finish_reason: str | None = None
+    done: bool = False
+    calls: dict[int, dict[str, str]] = field(default_factory=dict)
+
+    def feed(self, data: str) -> str:
+        event = parse_binding_event(data)
+        if event is None:
+            return ""
+        if event.error:
+            raise BackendError(f"{SERVICE}: {event.error}")
+        if event.usage is not None:
+            self.usage = event.usage
+        if event.finish_reason:
+            self.finish_reason = event.finish_reason
+        for fragment in event.tool_calls:
+            self._add_call_fragment(fragment)
+        return event.text
+
+    def _add_call_fragment(self, fragment: dict[str, Any]) -> None:
+        if "arguments_fragment" not in fragment:  # a whole call, in the binding's shape
+            call = {
+                "name": fragment["name"],
+                "arguments": workers_ai_wire.dumps(fragment["arguments"]),
+            }
+            self.calls[len(self.calls)] = call
+            return
+        call = self.calls.setdefault(fragment["index"], {"name": "", "arguments": ""})
+        if fragment.get("name") and not call["name"]:
+            call["name"] = fragment["name"]
+        call["arguments"] += fragment["arguments_fragment"]
+
+    def check_complete(self) -> None:
+        if not self.done and self.finish_reason is None:
+            raise BackendError(f"{SERVICE} ended the stream before the answer was complete")
+
+    def final_event(self) -> dict[str, Any]:
+        event: dict[str, Any] = {"response": ""}
+        if self.usage:  # else none was reported: the generation service estimates it
+            event["usage"] = self.usage
+        finish = self.finish_reason
+        if self.calls:
+            event["tool_calls"] = [
+                {"name": call["name"], "arguments": parse_arguments(call["arguments"])}
+                for _, call in sorted(self.calls.items())
+            ]
+            finish = finish or "tool_calls"
+        if finish:
+            event["finish_reason"] = finish
+        return event

@@ -1,0 +1,163 @@
+"""The platform on workerd: Workers AI through ``env.AI``, settings from ``env``'s vars.
+
+Imported only by ``src/entry.py``: ``js`` and ``pyodide`` exist only in workerd. The JS
+conversions live in ``workers_ffi``, keys, limits and usage (KV and the per-key Durable
+Object) in ``workers_state``, and Workers AI's result shapes, shared with the REST
+backend, in ``workers_ai_wire``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping, MutableMapping
+from typing import Any
+
+from llm_api.binding.protocol import Platform, RunResult, SSEByteStream
+from llm_api.binding.upstream_errors import from_workers_ai_message
+from llm_api.binding.workers_ai import run_result, workers_ai_inputs
+from llm_api.errors import ApiError, BackendError
+from llm_api.platform.workers.ffi import JsException, js_object, js_type, jsnull, to_py
+from llm_api.platform.workers.state import bound_state
+from llm_api.settings import ConfigError, Settings
+
+ENGINE = "workers-ai"
+
+
+class WorkersAIBinding:
+    """The AI binding protocol over the Worker's ``env.AI``."""
+
+    engine = ENGINE
+
+    def __init__(self, env_ai: Any) -> None:
+        self._ai = env_ai
+
+    async def run(
+        self, model: str, inputs: dict[str, Any], options: dict[str, Any] | None = None
+    ) -> RunResult | SSEByteStream:
+        args = [model, js_object(workers_ai_inputs(inputs))]
+        if options:
+            args.append(js_object(options))
+        try:
+            result = await self._ai.run(*args)
+        except JsException as exc:
+            raise _upstream_error(exc) from exc
+        if not isinstance(result, dict) and js_type(result) == "ReadableStream":
+            return _read_stream(result)
+        return run_result(to_py(result))  # a dict subclass (SDK >= 1.5) or a JsProxy
+
+
+def _upstream_error(exc: JsException) -> ApiError:
+    # The binding throws e.g. InferenceUpstreamError("3040: Capacity temporarily exceeded").
+    return from_workers_ai_message(getattr(exc, "message", None) or str(exc))
+
+
+async def _read_stream(stream: Any) -> AsyncIterator[bytes]:
+    """The stream's chunks as they come, untouched (a chunk may end inside a character).
+
+    Read through a reader rather than ``async for``, so that a consumer that stops early
+    (a client gone, an error downstream) cancels the upstream generation.
+    """
+    reader = stream.getReader()
+    finished = False
+    try:
+        while True:
+            try:
+                step = await reader.read()
+            except JsException as exc:
+                finished = True  # an errored stream has nothing left to cancel
+                raise _upstream_error(exc) from exc
+            if step.done:
+                finished = True
+                return
+            chunk = _chunk_bytes(step.value)
+            if chunk:
+                yield chunk
+    finally:
+        if not finished:
+            try:
+                await reader.cancel()
+            except JsException:
+                pass  # already closed or errored: nothing more to stop
+        reader.releaseLock()
+
+
+def _chunk_bytes(value: Any) -> bytes:
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    # A Uint8Array, as Workers AI streams (Pyodide gives every JS buffer ``to_bytes``;
+    # an int has one too, which is not what was sent).
+    if not isinstance(value, int) and hasattr(value, "to_bytes"):
+        return bytes(value.to_bytes())
+    raise BackendError(f"{ENGINE} streamed a {js_type(value) or type(value).__name__}, not bytes")
+
+
+class _PlatformCache:
+    """One platform per Worker env, so nothing is rebuilt per request.
+
+    The SDK wraps ``env`` afresh for every request and Pyodide makes a new proxy each
+    time the JS env crosses over, but the JS object is the isolate's own: ``js_id``
+    names it. A stand-in without ``js_id`` is keyed by ``id()``; the cache keeps it
+    alive, so that id cannot be reused while it is cached.
+    """
+
+    def __init__(self) -> None:
+        self._key: object = None
+        self._env: Any = None
+        self._platform: Platform | None = None
+
+    def get(self, env: Any) -> Platform:
+        key = _env_key(env)
+        if self._platform is None or key != self._key:
+            ai = WorkersAIBinding(_ai_binding(env))
+            settings = Settings.from_mapping(EnvVars(env))
+            keys, limiter, usage = bound_state(env)  # fails closed where one is unbound
+            platform = Platform(ai, settings, keys=keys, limiter=limiter, usage=usage)
+            self._key, self._env, self._platform = key, env, platform
+        return self._platform
+
+
+def _env_key(env: Any) -> object:
+    raw = getattr(env, "_env", env)  # the JS env inside the SDK's per-request wrapper
+    js_id = getattr(raw, "js_id", None)
+    return ("js", js_id) if isinstance(js_id, int) else ("py", id(raw))
+
+
+def _ai_binding(env: Any) -> Any:
+    ai = getattr(env, "AI", None)
+    if ai is None:
+        raise ConfigError('the Worker has no AI binding: add [ai] binding = "AI" to wrangler.toml')
+    return ai
+
+
+class EnvVars(Mapping[str, str]):
+    """The Worker's vars as the mapping ``Settings.from_mapping`` reads.
+
+    A name is looked up on ``env`` only when Settings asks for it, so exactly the names
+    Settings knows are read (``ADMIN_TOKEN``, a secret, among them), and other bindings
+    and secrets are never touched. It lists nothing: ``env`` cannot be listed without
+    its bindings and secrets.
+    """
+
+    def __init__(self, env: Any) -> None:
+        self._env = env
+
+    def __getitem__(self, name: str) -> str:
+        value = getattr(self._env, name, None)
+        if value is None or value is jsnull:
+            raise KeyError(name)
+        return value if isinstance(value, str) else str(value)  # a number in [vars]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+_platforms = _PlatformCache()
+
+
+def workers_platform_provider(scope: MutableMapping[str, Any]) -> Platform:
+    """The ``PlatformProvider`` for workerd: the platform of ``scope["env"]``."""
+    return _platforms.get(scope["env"])

@@ -1,0 +1,231 @@
+"""The Worker's state: API keys in KV, rate limits and usage in one Durable Object per key.
+
+Worker path only (through ``platform.workers_ffi`` it needs ``js``/``pyodide``). The
+bindings are declared in wrangler.toml:
+
+* ``API_KEYS`` (KV): one JSON record per key under ``key:<key_id>`` (``KeyRecord.to_dict``:
+  the SHA-256 of the key, never the key). KV suits records that are read on every
+  request and written rarely. It is eventually consistent: a write is visible at once
+  where it was made, but other locations may serve their cached copy for up to about
+  60 seconds — so a revoked key can still be accepted elsewhere for up to a minute
+  after the revoke, and a new key can be refused for as long where a lookup of it was
+  cached as a miss just before.
+* ``RATE_LIMITER`` (Durable Object namespace, class ``entry.RateLimiter``): one object
+  per key id, holding that key's sliding window and daily usage in its SQLite
+  (``llm_api.platform.workers.durable_object``). An object is single-threaded, so check-and-count
+  is exact and atomic across every location — which KV, or the approximate
+  ``[[ratelimits]]`` binding, could not give.
+
+Without a binding the Worker fails closed: no ``API_KEYS`` means no key is valid (every
+``/api`` and ``/v1`` request is 401, and the admin API answers 503 saying what is
+missing); no ``RATE_LIMITER`` means every authenticated request is refused with a 503,
+never served unlimited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+from llm_api.binding.protocol import RateLimiter
+from llm_api.errors import BackendError
+from llm_api.keys import KeyRecord, KeyStore
+from llm_api.platform.workers.ffi import JsException, js_object, jsnull, to_py
+from llm_api.ratelimit import Decision
+from llm_api.usage import DEFAULT_DAYS, UsageEntry, UsageStore
+
+KEYS_BINDING = "API_KEYS"
+LIMITER_BINDING = "RATE_LIMITER"
+KEY_PREFIX = "key:"
+
+logger = logging.getLogger("llm_api.workers")
+
+
+def bound_state(env: Any) -> tuple[KeyStore, RateLimiter, UsageStore]:
+    """The key store, limiter and usage store of a Worker ``env`` (failing closed)."""
+    kv = _binding(env, KEYS_BINDING)
+    if kv is None:
+        logger.warning("%s is not bound: every /api and /v1 request is refused", KEYS_BINDING)
+        keys: KeyStore = UnboundKeyStore()
+    else:
+        keys = KVKeyStore(kv)
+    namespace = _binding(env, LIMITER_BINDING)
+    if namespace is None:
+        logger.warning("%s is not bound: every keyed request is refused", LIMITER_BINDING)
+        counters = UnboundCounters()
+        return keys, counters, counters
+    return keys, DurableObjectLimiter(namespace), DurableObjectUsageStore(namespace)
+
+
+def _binding(env: Any, name: str) -> Any:
+    value = getattr(env, name, None)
+    return None if value is None or value is jsnull else value
+
+
+# --- API keys in KV ----------------------------------------------------------------------
+
+
+class KVKeyStore:
+    """A :class:`KeyStore` over a KV namespace (eventually consistent: see the module doc).
+
+    ``list`` reads each record after listing the names: fine for an admin listing, but
+    KV allows 1,000 operations per request, so it is not meant for thousands of keys.
+    """
+
+    def __init__(self, kv: Any) -> None:
+        self._kv = kv
+
+    async def get(self, key_id: str) -> KeyRecord | None:
+        with _unavailable("the API key store"):
+            text = to_py(await self._kv.get(KEY_PREFIX + key_id))
+        return None if text is None else KeyRecord.from_dict(json.loads(text))
+
+    async def put(self, record: KeyRecord) -> None:
+        text = json.dumps(record.to_dict(), separators=(",", ":"))
+        with _unavailable("the API key store"):
+            await self._kv.put(KEY_PREFIX + record.key_id, text)
+
+    async def list(self) -> list[KeyRecord]:
+        found = await asyncio.gather(*(self.get(key_id) for key_id in await self._key_ids()))
+        records = [record for record in found if record is not None]  # deleted meanwhile
+        return sorted(records, key=lambda r: (r.created_at, r.key_id))
+
+    async def revoke(self, key_id: str) -> bool:
+        # Seen at once here; other locations may accept the key for up to ~60 s more.
+        record = await self.get(key_id)
+        if record is None:
+            return False
+        if not record.revoked:
+            record.revoked = True
+            await self.put(record)
+        return True
+
+    async def _key_ids(self) -> list[str]:
+        key_ids: list[str] = []
+        cursor: str | None = None
+        while True:
+            options = {"prefix": KEY_PREFIX}
+            if cursor:
+                options["cursor"] = cursor
+            with _unavailable("the API key store"):
+                page = to_py(await self._kv.list(js_object(options))) or {}
+            key_ids += [entry["name"].removeprefix(KEY_PREFIX) for entry in page.get("keys") or ()]
+            cursor = page.get("cursor")
+            if page.get("list_complete", True) or not cursor:
+                return key_ids
+
+
+class UnboundKeyStore:
+    """The key store of a Worker without ``API_KEYS``: it knows no key (fail closed)."""
+
+    async def get(self, key_id: str) -> KeyRecord | None:
+        return None
+
+    async def put(self, record: KeyRecord) -> None:
+        _unbound(KEYS_BINDING)
+
+    async def list(self) -> list[KeyRecord]:
+        _unbound(KEYS_BINDING)
+
+    async def revoke(self, key_id: str) -> bool:
+        _unbound(KEYS_BINDING)
+
+
+# --- rate limits and usage in the key's Durable Object -----------------------------------
+
+
+def _stub(namespace: Any, key_id: str) -> Any:
+    """The stub of the key's object: ``getByName``, or its two-step form on older runtimes.
+
+    Tried rather than looked up: the SDK's namespace wrapper has a ``getByName`` of its
+    own, which fails with AttributeError only when called, on a runtime without one.
+    """
+    try:
+        return namespace.getByName(key_id)
+    except AttributeError:
+        return namespace.get(namespace.idFromName(key_id))
+
+
+class DurableObjectLimiter:
+    """A :class:`RateLimiter` that asks the key's object (``entry.RateLimiter.hit``)."""
+
+    def __init__(self, namespace: Any) -> None:
+        self._namespace = namespace
+
+    async def hit(self, key_id: str, limit: int) -> Decision:
+        with _unavailable("the rate limiter"):
+            result = await _stub(self._namespace, key_id).hit(int(limit))
+        return Decision.from_dict(to_py(result))
+
+
+class DurableObjectUsageStore:
+    """A :class:`UsageStore` kept by the key's object, next to its rate-limit window."""
+
+    def __init__(self, namespace: Any) -> None:
+        self._namespace = namespace
+
+    async def record(
+        self,
+        key_id: str,
+        *,
+        day: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cost_usd: float,
+        estimated: bool = False,
+    ) -> None:
+        with _unavailable("the usage store"):
+            stub = _stub(self._namespace, key_id)
+            await stub.record_usage(
+                day, int(prompt_tokens), int(completion_tokens), cost_usd, bool(estimated)
+            )
+
+    async def usage(
+        self, key_id: str, *, days: int = DEFAULT_DAYS, today: str | None = None
+    ) -> list[UsageEntry]:
+        with _unavailable("the usage store"):
+            stub = _stub(self._namespace, key_id)
+            found = await (stub.usage(days) if today is None else stub.usage(days, today))
+        return [UsageEntry.from_dict(entry) for entry in to_py(found) or ()]
+
+
+class UnboundCounters:
+    """Limiter and usage store of a Worker without ``RATE_LIMITER``: refuses (fail closed)."""
+
+    async def hit(self, key_id: str, limit: int) -> Decision:
+        _unbound(LIMITER_BINDING)
+
+    async def record(self, key_id: str, **_: Any) -> None:
+        _unbound(LIMITER_BINDING)
+
+    async def usage(self, key_id: str, **_: Any) -> list[UsageEntry]:
+        _unbound(LIMITER_BINDING)
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+_KINDS = {KEYS_BINDING: "KV namespace", LIMITER_BINDING: "Durable Object"}
+
+
+def _unbound(name: str) -> NoReturn:
+    # 503, not retryable: retrying cannot help until the Worker is redeployed with it.
+    raise BackendError(
+        f"the {name} {_KINDS[name]} is not bound to this Worker (see wrangler.toml)", status=503
+    )
+
+
+@contextmanager
+def _unavailable(what: str) -> Iterator[None]:
+    """A JS error from KV or a Durable Object becomes a retryable 503 (details logged only)."""
+    try:
+        yield
+    except JsException as exc:
+        logger.warning("%s failed: %s", what, exc)
+        raise BackendError(
+            f"{what} is unavailable; retry shortly", status=503, retryable=True, retry_after=1.0
+        ) from exc
