@@ -48,7 +48,7 @@ test: install node_modules/.installed lint
 	fi; exit $$status
 
 test-fast: install
-	$(BIN)/python -m pytest -m "not e2e"
+	$(BIN)/python -m pytest -m "not e2e and not llama"
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,7 +11,7 @@ from llm_api.keys import MemoryKeyStore, new_key
 from llm_api.ratelimit import InProcessLimiter
 from llm_api.settings import Settings
 from llm_api.usage import MemoryUsageStore
-from tests.scripted_ai import ScriptedAI
+from tests.support.scripted_ai import ScriptedAI
 
 
 @pytest.fixture
@@ -53,14 +51,3 @@ def client(platform: Platform, api_key: str) -> TestClient:
     headers = {"authorization": f"Bearer {api_key}"}
     with TestClient(app, raise_server_exceptions=False, headers=headers) as test_client:
         yield test_client
-
-
-def sse_data(body: str) -> list[Any]:
-    """The JSON payloads of an SSE body, ``"[DONE]"`` kept as the string."""
-    assert body.endswith("\n\n"), "an SSE body ends with a blank line"
-    events = []
-    for frame in body.split("\n\n")[:-1]:
-        assert frame.startswith("data: "), frame
-        payload = frame.removeprefix("data: ")
-        events.append(payload if payload == "[DONE]" else json.loads(payload))
-    return events

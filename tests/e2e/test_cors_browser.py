@@ -18,7 +18,7 @@ import pytest
 
 from tests.e2e.browser import screenshot_path
 from tests.e2e.server import Server, running_server
-from tests.fake_upstreams import openai_upstream
+from tests.support.fake_upstreams import openai_upstream
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser

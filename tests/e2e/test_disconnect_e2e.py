@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.e2e.server import Server, running_server
-from tests.fake_upstreams import FakeOpenAI, openai_upstream
+from tests.support.fake_upstreams import FakeOpenAI, openai_upstream
 
 #: how soon the upstream must see the disconnect
 DISCONNECT_WITHIN_S = 3.0

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from tests.e2e.server import Server, running_server
-from tests.fake_upstreams import FakeWorkersAI, workers_ai_upstream
-from tests.upstream_faults import FAULTS, ROUTES, Fault, check_answer, request_body
+from tests.support.fake_upstreams import FakeWorkersAI, workers_ai_upstream
+from tests.support.upstream_faults import FAULTS, ROUTES, Fault, check_answer, request_body
 
 TOKEN = "cf-token-not-to-be-leaked"
 

@@ -22,7 +22,7 @@ import pytest
 
 from llm_api.schemas.errors import NativeError, OpenAIError, V1Error
 from tests.e2e.server import Server, running_server
-from tests.hostile_upstream import HostileUpstream, gzip_of, hostile_upstream
+from tests.support.hostile_upstream import HostileUpstream, gzip_of, hostile_upstream
 
 #: peak RSS growth of the server over one hostile case; the old client grew 1-3 GB
 RSS_GROWTH_BOUND_MB = 60

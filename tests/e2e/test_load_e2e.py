@@ -50,7 +50,7 @@ def upstream() -> Iterator[str]:
     process's interpreter with the 50 clients; yields its base URL."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_upstreams", "openai", "--port", str(port)],
+        [sys.executable, "-m", "tests.support.fake_upstreams", "openai", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -11,7 +11,12 @@ import openai
 import pytest
 
 from tests.e2e.server import Server, running_server
-from tests.fake_upstreams import FakeOpenAI, FakeWorkersAI, openai_upstream, workers_ai_upstream
+from tests.support.fake_upstreams import (
+    FakeOpenAI,
+    FakeWorkersAI,
+    openai_upstream,
+    workers_ai_upstream,
+)
 
 TOOLS = [
     {

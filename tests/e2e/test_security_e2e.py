@@ -15,7 +15,7 @@ import openai
 import pytest
 
 from tests.e2e.server import Server, create_key, running_server, serving
-from tests.fake_upstreams import openai_upstream
+from tests.support.fake_upstreams import openai_upstream
 
 MESSAGES = [{"role": "user", "content": "hello"}]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from tests.tutor_seed import SEED_FEEDBACK, SEED_PARTICIPANTS
+from tests.support.tutor_seed import SEED_FEEDBACK, SEED_PARTICIPANTS
 
 TOPICS_REQUEST = {"level": "B1", "interests": ["technology", "travel", "cooking"]}
 SUMMARY_REQUEST = {
