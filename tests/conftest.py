@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from llm_api.app import create_app
 from llm_api.binding.protocol import Platform, fixed_platform
 from llm_api.keys import MemoryKeyStore, new_key
-from llm_api.ratelimit import InProcessLimiter
+from llm_api.platform.local.limiter import InProcessLimiter
 from llm_api.settings import Settings
 from llm_api.usage import MemoryUsageStore
 from tests.support.scripted_ai import ScriptedAI

@@ -6,20 +6,18 @@ admitted again exactly when the oldest admission turns 60 s old; and no span of 
 seconds ever holds more than ``limit`` admissions. Rejections are not logged, so a client
 hammering at a 429 does not push its own recovery back.
 
-The algorithm is pure (no I/O, no clock): the local host wraps it in
-:class:`InProcessLimiter`, the Worker in its per-key Durable Object
+The algorithm is pure (no I/O, no clock): the local host wraps it in its
+``InProcessLimiter`` (``llm_api.platform.local.limiter``), the Worker in its per-key Durable Object
 (``llm_api.platform.workers.durable_object``). Both feed it times in seconds; ``admit`` itself is
 unit-agnostic (tests use integer milliseconds with ``window_s=60_000`` for exact checks).
 """
 
 from __future__ import annotations
 
-import bisect
 import math
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 DEFAULT_LIMIT = 100
 DEFAULT_WINDOW_S = 60.0
@@ -66,11 +64,12 @@ def admit(
     # `now - t < window_s`, not `t > now - window_s`: float subtraction is monotone in
     # `now`, so an entry pruned once stays out of every later window.
     kept = sorted(t for t in log if now - t < window_s)
-    return _decide(kept, now, limit, window_s), kept
+    return decide(kept, now, limit, window_s), kept
 
 
-def _decide(kept: list[float], now: float, limit: int, window_s: float) -> Decision:
-    """The decision for ``kept`` (sorted, all in the window); appends ``now`` if admitted."""
+def decide(kept: list[float], now: float, limit: int, window_s: float) -> Decision:
+    """The decision for ``kept`` (sorted, all in the window); appends ``now`` if admitted.
+    ``admit`` without its copy and sort, for a caller that keeps its log sorted."""
     admitted = len(kept) < limit
     if admitted:
         kept.append(now)
@@ -96,43 +95,12 @@ def _until_expiry(admitted_at: float, now: float, window_s: float) -> float:
     return min(window_s, max(0.0, admitted_at + window_s - now))
 
 
-class InProcessLimiter:
-    """The local host's limiter: one log per key id, in memory.
+class Limiter(Protocol):
+    """Admits or refuses one request for a key (a sliding window of ``limit`` per minute):
+    the local host's ``platform.local.limiter.InProcessLimiter``, the Worker's per-key
+    Durable Object (``platform.workers.state``)."""
 
-    Atomic under asyncio without a lock: ``hit`` never awaits between reading a key's log
-    and storing the new one. Logs are bounded by each key's limit; a key's log is dropped
-    once it empties, so idle keys cost nothing. Each log is kept sorted and pruned in
-    place, so a hit costs O(log n) however busy the key: re-sorting a copy of the whole
-    log (as ``admit`` does) cost 6 ms per request at 1,000 requests per second.
-    """
-
-    def __init__(
-        self,
-        *,
-        window_s: float = DEFAULT_WINDOW_S,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.window_s = window_s
-        self._clock = clock
-        self._logs: dict[str, list[float]] = {}
-
-    async def hit(self, key_id: str, limit: int, *, now: float | None = None) -> Decision:
-        at = self._clock() if now is None else now
-        log = self._logs.setdefault(key_id, [])
-        if log and at < log[-1]:  # the clock (or a caller's `now`) went back: the general rule
-            decision, kept = admit(log, at, limit, self.window_s)
-            log[:] = sorted(kept)
-        else:
-            window_s = self.window_s
-            del log[: bisect.bisect_left(log, True, key=lambda t: at - t < window_s)]
-            decision = _decide(log, at, limit, window_s)
-        if not log:
-            del self._logs[key_id]
-        return decision
-
-    def log(self, key_id: str) -> list[float]:
-        """A copy of a key's admission log (for tests and diagnostics)."""
-        return list(self._logs.get(key_id, ()))
+    async def hit(self, key_id: str, limit: int) -> Decision: ...
 
 
 # --- headers ---------------------------------------------------------------------------

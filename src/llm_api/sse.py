@@ -20,10 +20,6 @@ from json.encoder import (  # type: ignore[attr-defined]
 )
 from typing import Any
 
-# What the binding protocol's events mean lives next door; re-exported for the backends.
-from llm_api.binding.events import DONE as DONE
-from llm_api.binding.events import StreamEvent as StreamEvent
-from llm_api.binding.events import parse_binding_event as parse_binding_event
 from llm_api.errors import BackendError
 
 DONE_FRAME = b"data: [DONE]\n\n"

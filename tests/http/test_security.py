@@ -435,7 +435,7 @@ def test_a_static_folder_redirect_is_relative(platform, tmp_path):
 def test_parallel_model_calls_of_one_request_are_admitted_once():
     """A long transcript's parts call the model at the same time: one decision."""
     from llm_api.http.auth import Admission
-    from llm_api.ratelimit import InProcessLimiter
+    from llm_api.platform.local.limiter import InProcessLimiter
 
     class SlowLimiter(InProcessLimiter):
         hits = 0

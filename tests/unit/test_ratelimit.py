@@ -5,9 +5,9 @@ import random
 
 import pytest
 
+from llm_api.platform.local.limiter import InProcessLimiter
 from llm_api.ratelimit import (
     Decision,
-    InProcessLimiter,
     admit,
     openai_duration,
     rate_limit_headers,

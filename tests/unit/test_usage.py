@@ -10,8 +10,8 @@ from llm_api.app import create_app
 from llm_api.binding.protocol import Platform, fixed_platform
 from llm_api.catalog import resolve_model
 from llm_api.keys import MemoryKeyStore, new_key
+from llm_api.platform.local.limiter import InProcessLimiter
 from llm_api.platform.local.state import SqliteUsageStore
-from llm_api.ratelimit import InProcessLimiter
 from llm_api.settings import Settings
 from llm_api.sse import DONE_FRAME, encode_data
 from llm_api.usage import (

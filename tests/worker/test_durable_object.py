@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from llm_api.platform.local.limiter import InProcessLimiter
 from llm_api.platform.workers.durable_object import RateLimiterState, rows
-from llm_api.ratelimit import Decision, InProcessLimiter
+from llm_api.ratelimit import Decision
 from tests.support.workers_fake.storage import FakeCursor, FakeStorage
 
 

@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any
 
-from llm_api.binding.workers_ai import loads, normalise_usage, response_text, tool_call_list
+from llm_api.binding.events import loads, normalise_usage, response_text, tool_call_list
 from llm_api.errors import BackendError, InvalidModelOutput
 
 logger = logging.getLogger("llm_api.generation")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, MutableMapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from llm_api.keys import KeyStore
-from llm_api.ratelimit import Decision
-from llm_api.settings import Settings
-from llm_api.usage import UsageStore
+if TYPE_CHECKING:  # names only: the protocol layer depends on none of them
+    from llm_api.keys import KeyStore
+    from llm_api.ratelimit import Limiter
+    from llm_api.settings import Settings
+    from llm_api.usage import UsageStore
 
 #: ``run`` returns this for ``inputs["stream"] = False``:
 #: ``{"response": str, "usage": {...}, "tool_calls"?: [{"name", "arguments": dict}],
@@ -39,18 +40,12 @@ class AIBinding(Protocol):
     ) -> RunResult | SSEByteStream: ...
 
 
-class RateLimiter(Protocol):
-    """Admits or refuses one request for a key (a sliding window of ``limit`` per minute)."""
-
-    async def hit(self, key_id: str, limit: int) -> Decision: ...
-
-
 @dataclass(slots=True)
 class Platform:
     ai: AIBinding
     settings: Settings
     keys: KeyStore
-    limiter: RateLimiter
+    limiter: Limiter
     usage: UsageStore
 
 

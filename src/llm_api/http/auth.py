@@ -23,14 +23,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from llm_api.binding.protocol import (
     AIBinding,
     PlatformProvider,
-    RateLimiter,
     RunResult,
     SSEByteStream,
 )
 from llm_api.errors import ApiError, RateLimited, Unauthorized
 from llm_api.http.handlers import render_error, request_id_of
 from llm_api.keys import parse_key, verify
-from llm_api.ratelimit import Decision, rate_limit_headers
+from llm_api.ratelimit import Decision, Limiter, rate_limit_headers
 from llm_api.settings import Settings
 
 UNAUTHORIZED_MESSAGE = "Missing or invalid API key; send it as 'Authorization: Bearer <key>'"
@@ -76,7 +75,7 @@ def admin_refusal(settings: Settings) -> Unauthorized:
 class Admission:
     """One request's rate-limit decision, taken at most once, when first needed."""
 
-    def __init__(self, limiter: RateLimiter, key_id: str, limit: int) -> None:
+    def __init__(self, limiter: Limiter, key_id: str, limit: int) -> None:
         self._limiter = limiter
         self._key_id = key_id
         self._limit = limit

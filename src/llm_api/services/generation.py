@@ -22,10 +22,11 @@ from llm_api.binding.answers import (
     well_formed,
     well_formed_calls,
 )
+from llm_api.binding.events import parse_binding_event
 from llm_api.binding.protocol import AIBinding
 from llm_api.catalog import ModelInfo
 from llm_api.errors import BackendError, ContextOverflow, InvalidRequest
-from llm_api.sse import iter_sse_data, parse_binding_event
+from llm_api.sse import iter_sse_data
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llm_api.binding import workers_ai as workers_ai_wire
+from llm_api.binding import events
+from llm_api.binding.events import parse_binding_event
 from llm_api.catalog import resolve_model
 from llm_api.errors import ApiError, BackendError
 from llm_api.platform.remote import openai as remote_openai
@@ -36,7 +37,7 @@ from llm_api.services.generation import (
     open_stream,
 )
 from llm_api.services.openai import ChunkEncoder, completion_object
-from llm_api.sse import encode_data, parse_binding_event
+from llm_api.sse import encode_data
 
 PROFILE = settings(max_examples=300, deadline=None, derandomize=True, database=None)
 MODEL = resolve_model("llama-3.2-3b-instruct")
@@ -154,7 +155,7 @@ def sendable(value: Any) -> None:
 @PROFILE
 @given(PAYLOADS)
 def test_any_upstream_result_is_a_binding_result_or_a_502(payload: Any) -> None:
-    readers = [workers_ai_wire.run_result, remote_workers_ai.run_result]
+    readers = [events.run_result, remote_workers_ai.run_result]
     if isinstance(payload, dict):
         readers.append(remote_openai.completion_result)
     for read in readers:
@@ -318,7 +319,7 @@ def test_malformed_completion_bodies_are_502_not_500(body: dict[str, Any]) -> No
 )
 def test_malformed_workers_ai_results_are_502_not_500(body: Any) -> None:
     with pytest.raises(BackendError) as raised:
-        workers_ai_wire.run_result(body)
+        events.run_result(body)
     check_502(raised.value)
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Protocol
 
 from llm_api.binding.protocol import AIBinding, Platform
+from llm_api.platform.local.limiter import InProcessLimiter
 from llm_api.platform.local.state import SqliteKeyStore, SqliteUsageStore, state_db_path
-from llm_api.ratelimit import InProcessLimiter
 from llm_api.settings import ConfigError, Settings
 
 BACKENDS = ("embedded", "workers-ai", "openai")

@@ -18,9 +18,6 @@ from typing import Any
 import aiohttp
 
 # The binding's result shapes, shared with the Worker host; re-exported for the backends.
-from llm_api.binding.workers_ai import binding_tool_call as binding_tool_call
-from llm_api.binding.workers_ai import normalise_usage as normalise_usage
-from llm_api.binding.workers_ai import parse_arguments as parse_arguments
 from llm_api.errors import BackendError, BackendTimeout
 from llm_api.platform.remote.client import AnswerTooLarge, Response, Timeout, UpstreamClient
 

@@ -13,7 +13,8 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm_api.binding import workers_ai as workers_ai_wire
+from llm_api.binding import events
+from llm_api.binding.events import DONE, parse_arguments, parse_binding_event
 from llm_api.binding.protocol import RunResult, SSEByteStream
 from llm_api.binding.upstream_errors import from_http_status
 from llm_api.errors import ApiError, BackendError, InvalidRequest
@@ -25,18 +26,15 @@ from llm_api.platform.remote.http import (
     drain,
     error_message,
     opened,
-    parse_arguments,
     read_json,
     retry_after,
     transport_errors,
 )
 from llm_api.sse import (
-    DONE,
     DONE_FRAME,
     encode_data,
     encode_response,
     iter_sse_data,
-    parse_binding_event,
 )
 
 SERVICE = "the upstream model server"
@@ -213,7 +211,7 @@ def _response_format(value: dict[str, Any]) -> dict[str, Any]:
 def completion_result(payload: dict[str, Any]) -> RunResult:
     """A ``chat.completion`` in the binding's non-streaming shape (``usage`` only when the
     upstream reported a plausible one: the generation service estimates the rest)."""
-    return workers_ai_wire.completion_result(payload, service=SERVICE)
+    return events.completion_result(payload, service=SERVICE)
 
 
 @dataclass(slots=True)
@@ -243,7 +241,7 @@ class _StreamState:
         if "arguments_fragment" not in fragment:  # a whole call, in the binding's shape
             call = {
                 "name": fragment["name"],
-                "arguments": workers_ai_wire.dumps(fragment["arguments"]),
+                "arguments": events.dumps(fragment["arguments"]),
             }
             self.calls[len(self.calls)] = call
             return

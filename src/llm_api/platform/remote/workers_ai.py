@@ -14,7 +14,9 @@ from contextlib import aclosing
 from typing import Any
 from urllib.parse import quote
 
+from llm_api.binding import events
 from llm_api.binding import workers_ai as workers_ai_wire
+from llm_api.binding.events import DONE
 from llm_api.binding.protocol import RunResult, SSEByteStream
 from llm_api.binding.upstream_errors import from_http_status, from_workers_ai_code
 from llm_api.errors import ApiError, BackendError, ModelNotFound
@@ -30,7 +32,7 @@ from llm_api.platform.remote.http import (
     retry_after,
     transport_errors,
 )
-from llm_api.sse import DONE, DONE_FRAME, SSEParser, encode_data
+from llm_api.sse import DONE_FRAME, SSEParser, encode_data
 
 SERVICE = workers_ai_wire.SERVICE
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
@@ -182,7 +184,7 @@ def _result(response: Response) -> RunResult:
 def run_result(result: Any) -> RunResult:
     """Workers AI's ``result`` in the binding's shape (``usage`` only when it reported a
     plausible one: the generation service estimates the rest)."""
-    return workers_ai_wire.run_result(result, service=SERVICE)
+    return events.run_result(result, service=SERVICE)
 
 
 def _frames(result: RunResult) -> list[bytes]:

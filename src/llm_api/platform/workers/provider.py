@@ -2,8 +2,8 @@
 
 Imported only by ``src/entry.py``: ``js`` and ``pyodide`` exist only in workerd. The JS
 conversions live in ``workers_ffi``, keys, limits and usage (KV and the per-key Durable
-Object) in ``workers_state``, and Workers AI's result shapes, shared with the REST
-backend, in ``workers_ai_wire``.
+Object) in ``workers_state``, and Workers AI's inputs, shared with the REST backend,
+in ``binding.workers_ai`` (its answers are read by ``binding.events``).
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Mapping, MutableMapping
 from typing import Any
 
+from llm_api.binding.events import run_result
 from llm_api.binding.protocol import Platform, RunResult, SSEByteStream
 from llm_api.binding.upstream_errors import from_workers_ai_message
-from llm_api.binding.workers_ai import run_result, workers_ai_inputs
+from llm_api.binding.workers_ai import workers_ai_inputs
 from llm_api.errors import ApiError, BackendError
 from llm_api.platform.workers.ffi import JsException, js_object, js_type, jsnull, to_py
 from llm_api.platform.workers.state import bound_state

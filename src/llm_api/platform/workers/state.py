@@ -31,11 +31,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
-from llm_api.binding.protocol import RateLimiter
 from llm_api.errors import BackendError
 from llm_api.keys import KeyRecord, KeyStore
 from llm_api.platform.workers.ffi import JsException, js_object, jsnull, to_py
-from llm_api.ratelimit import Decision
+from llm_api.ratelimit import Decision, Limiter
 from llm_api.usage import DEFAULT_DAYS, UsageEntry, UsageStore
 
 KEYS_BINDING = "API_KEYS"
@@ -45,7 +44,7 @@ KEY_PREFIX = "key:"
 logger = logging.getLogger("llm_api.workers")
 
 
-def bound_state(env: Any) -> tuple[KeyStore, RateLimiter, UsageStore]:
+def bound_state(env: Any) -> tuple[KeyStore, Limiter, UsageStore]:
     """The key store, limiter and usage store of a Worker ``env`` (failing closed)."""
     kv = _binding(env, KEYS_BINDING)
     if kv is None:
@@ -151,7 +150,7 @@ def _stub(namespace: Any, key_id: str) -> Any:
 
 
 class DurableObjectLimiter:
-    """A :class:`RateLimiter` that asks the key's object (``entry.RateLimiter.hit``)."""
+    """A ``ratelimit.Limiter`` that asks the key's object (``entry.RateLimiter.hit``)."""
 
     def __init__(self, namespace: Any) -> None:
         self._namespace = namespace

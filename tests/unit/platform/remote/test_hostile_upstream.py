@@ -25,9 +25,9 @@ from llm_api.binding.protocol import Platform, fixed_platform
 from llm_api.binding.resilient import CallPolicy, ResilientAI
 from llm_api.errors import ApiError, BackendError
 from llm_api.keys import MemoryKeyStore, new_key
+from llm_api.platform.local.limiter import InProcessLimiter
 from llm_api.platform.remote.client import MAX_BODY_BYTES, MAX_STREAM_BYTES, MiB
 from llm_api.platform.remote.openai import OpenAICompatibleBackend
-from llm_api.ratelimit import InProcessLimiter
 from llm_api.settings import Settings
 from llm_api.usage import MemoryUsageStore
 from tests.support.hostile_upstream import SMUGGLED, HostileUpstream, gzip_of, hostile_upstream

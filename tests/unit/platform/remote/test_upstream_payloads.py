@@ -25,9 +25,9 @@ from starlette.routing import Route
 from llm_api.app import create_app
 from llm_api.binding.protocol import AIBinding, Platform, fixed_platform
 from llm_api.keys import MemoryKeyStore, new_key
+from llm_api.platform.local.limiter import InProcessLimiter
 from llm_api.platform.remote.openai import OpenAICompatibleBackend
 from llm_api.platform.remote.workers_ai import WorkersAIRestBackend
-from llm_api.ratelimit import InProcessLimiter
 from llm_api.settings import Settings
 from llm_api.usage import MemoryUsageStore
 from tests.support.fake_upstreams import FakeUpstream, UpstreamState
