@@ -135,7 +135,7 @@ def test_json_mode_object_becomes_a_json_string(workers):
     assert result["response"] == '{"word": "café", "level": 2}'
 
 
-def test_tool_call_arguments_are_dicts(workers):
+def test_tool_call_arguments_pass_through_as_sent(workers):
     ai = FakeAI(
         {
             "response": "<null>",
@@ -151,8 +151,8 @@ def test_tool_call_arguments_are_dicts(workers):
         "response": "",
         "tool_calls": [
             {"name": "define", "arguments": {"word": "Haus"}},
-            {"name": "translate", "arguments": {"text": "Hund"}},
-            {"name": "broken", "arguments": {"_raw": "not json"}},
+            {"name": "translate", "arguments": '{"text": "Hund"}'},  # judged by the service
+            {"name": "broken", "arguments": "not json"},
         ],
     }
 
@@ -185,7 +185,7 @@ def test_a_chat_completion_answer_is_put_in_the_binding_shape(workers):
     assert run(workers, ai, {"messages": []}) == {
         "response": "",
         "usage": {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13},
-        "tool_calls": [{"name": "define", "arguments": {"word": "Baum"}}],
+        "tool_calls": [{"name": "define", "arguments": '{"word": "Baum"}', "id": "call_1"}],
         "finish_reason": "tool_calls",
     }
 

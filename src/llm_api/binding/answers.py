@@ -1,8 +1,9 @@
-"""Reading a backend's answer: its text, tool calls and usage, whatever it sent.
+"""Judging a backend's answer: whole results, usage counted, JSON required, text sendable.
 
 Every binding's result reaches the generation service through here, so these rules hold
 for every backend and host: a result of the wrong shape is a ``BackendError`` (a 502,
-the upstream's fault), and usage is counted, never trusted (``counted_usage``).
+the upstream's fault; read by ``binding.events``), and usage is counted, never trusted
+(``counted_usage``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import json
 import logging
 from typing import Any
 
-from llm_api.binding.events import loads, normalise_usage, response_text, tool_call_list
+from llm_api.binding import events
+from llm_api.binding.events import loads
+from llm_api.binding.protocol import RunResult, Usage
 from llm_api.errors import BackendError, InvalidModelOutput
 
 logger = logging.getLogger("llm_api.generation")
@@ -27,39 +30,16 @@ USAGE_CONTEXT_WINDOWS = 2
 _BACKEND = "the backend"
 
 
-def answer_of(result: Any) -> tuple[str, list[dict[str, Any]]]:
-    """A whole result's text and tool calls (``{"name", "arguments": dict}``)."""
-    if not isinstance(result, dict):
-        if hasattr(result, "__aiter__"):
-            raise BackendError("the backend returned a stream for a non-streaming request")
-        raise BackendError("the backend answered with a result that is not an object")
-    if "response" not in result and "tool_calls" not in result:
-        raise BackendError("the backend answered without a response")
-    text = response_text(result.get("response"))
-    calls = [tool_call(call) for call in tool_call_list(result.get("tool_calls"), _BACKEND)]
-    return text, calls
-
-
-def tool_call(call: Any) -> dict[str, Any]:
-    if not isinstance(call, dict):
-        raise BackendError(f"the backend returned a malformed tool call: {call!r:.200}")
-    function = call["function"] if isinstance(call.get("function"), dict) else call
-    arguments = function.get("arguments") or {}
-    if isinstance(arguments, str):
-        try:
-            arguments = loads(arguments) if arguments.strip() else {}
-        except ValueError:
-            raise InvalidModelOutput(
-                f"the model called '{function.get('name')}' with arguments that are not JSON"
-            ) from None
-    if not isinstance(arguments, dict):
-        raise InvalidModelOutput("the model called a tool with arguments that are not an object")
-    return {"name": str(function.get("name") or ""), "arguments": arguments}
+def answer_of(result: object) -> RunResult:
+    """A whole result in the binding's shape, whichever binding sent it."""
+    if not isinstance(result, dict) and hasattr(result, "__aiter__"):
+        raise BackendError("the backend returned a stream for a non-streaming request")
+    return events.run_result(result, service=_BACKEND)
 
 
 def counted_usage(
     raw: Any, *, context_window: int, prompt_chars: int, text: str, tool_calls: list[Any]
-) -> tuple[dict[str, int], bool]:
+) -> tuple[Usage, bool]:
     """The request's usage, and whether any of it is estimated.
 
     A count the backend did not report, or reported implausibly (not a whole number in
@@ -67,7 +47,7 @@ def counted_usage(
     completion tokens for an answer), is estimated from the text instead: billing what an
     upstream claims (negative, 1e30) is worse than billing a rough count.
     """
-    reported = normalise_usage(raw) or {}
+    reported = events.usage(raw) or {}
     bound = USAGE_CONTEXT_WINDOWS * context_window
     prompt = reported.get("prompt_tokens")
     if prompt is not None and not 0 < prompt <= bound:

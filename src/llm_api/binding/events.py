@@ -1,18 +1,20 @@
 """What a backend's result or stream event says, whatever JSON the upstream put in it.
 
-Workers AI answers ``{"response": ...}`` (results and frames alike); some newer models
-(and the OpenAI backend's upstreams) answer ``chat.completion`` objects and
-``chat.completion.chunk`` frames instead. Results end up in the binding's shape
-(``run_result``), events as one ``StreamEvent`` (``parse_binding_event``).
+The one reader of results, events, tool calls and usage. Workers AI answers
+``{"response": ...}`` (results and frames alike); some newer models (and the OpenAI
+backend's upstreams) answer ``chat.completion`` objects and ``chat.completion.chunk``
+frames instead. Results end up in the binding's shape (``run_result``), events as one
+``StreamEvent`` (``parse_event``), a stream's events as one result (``StreamAssembler``).
 
 Every reader here is total: whatever JSON value the upstream sent, it returns the
 binding's shape or raises ``BackendError`` (a 502: the upstream's fault, not ours); an
-event of the wrong shape becomes an event whose ``error`` says so (the stream then ends
-with a 502 or an in-band error frame), never an exception from deep inside a handler.
+event of the wrong shape becomes an event whose ``error`` says so. Tool calls pass
+through backends as the upstream sent them: ``tool_call``, which the generation service
+alone applies, is the one rule for what their arguments may be, on every backend and in
+every mode.
 
-``usage`` keeps only the counts that are plausible (``normalise_usage``) and is absent
-when none is, so that the generation service can tell "no usage reported" from "zero
-tokens" and estimate what is missing.
+``usage`` keeps only the counts that are plausible and is absent when none is, so that
+the generation service can tell "no usage reported" from "zero tokens" and estimate.
 """
 
 from __future__ import annotations
@@ -21,34 +23,33 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm_api.binding.protocol import RunResult
+from llm_api.binding.protocol import RunResult, ToolCall, ToolCallFragment, Usage
 from llm_api.binding.workers_ai import SERVICE, function_of
-from llm_api.errors import BackendError
+from llm_api.errors import BackendError, InvalidModelOutput
 
 DONE = "[DONE]"
-
 
 #: A token count above this, for one request, is not a count: no model's context comes
 #: near it, and trusting it would bill (or overflow) whatever the upstream chose.
 MAX_USAGE_TOKENS = 10_000_000
-_COUNTED = ("prompt_tokens", "completion_tokens")
 
 
-def run_result(result: Any, *, service: str = SERVICE) -> RunResult:
-    """Workers AI's answer in the binding's shape: text ``response``, dict arguments."""
-    if not isinstance(result, dict):
-        raise BackendError(f"{service} answered without a result")
-    if "choices" in result:  # newer models answer in OpenAI's chat.completion shape
-        return completion_result(result, service=service)
-    if "response" not in result and "tool_calls" not in result:
+# --- whole results ---------------------------------------------------------------------
+
+
+def run_result(payload: object, *, service: str = SERVICE) -> RunResult:
+    """A backend's answer in the binding's shape: ``{"response", ...}`` or a
+    ``chat.completion``. Idempotent: a result already in the binding's shape is kept."""
+    if not isinstance(payload, dict):
+        raise BackendError(f"{service} answered with a result that is not an object")
+    if "choices" in payload:  # newer models answer in OpenAI's chat.completion shape
+        return _completion_result(payload, service)
+    if "response" not in payload and "tool_calls" not in payload:
         raise BackendError(f"{service} answered without a response")
-    return _binding_result(
-        result.get("response"), result.get("usage"), result.get("tool_calls"), result, service
-    )
+    return _result(payload.get("response"), payload.get("usage"), payload, payload, service)
 
 
-def completion_result(payload: dict[str, Any], *, service: str = SERVICE) -> RunResult:
-    """A ``chat.completion`` in the binding's non-streaming shape."""
+def _completion_result(payload: dict[str, Any], service: str) -> RunResult:
     choices = payload.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         error = payload.get("error")
@@ -61,33 +62,34 @@ def completion_result(payload: dict[str, Any], *, service: str = SERVICE) -> Run
         message = {}
     if not isinstance(message, dict):
         raise BackendError(f"{service} answered a choice whose message is not an object")
-    return _binding_result(
-        message.get("content"), payload.get("usage"), message.get("tool_calls"), choices[0], service
-    )
+    return _result(message.get("content"), payload.get("usage"), message, choices[0], service)
 
 
-def _binding_result(
-    response: Any, usage: Any, tool_calls: Any, finish_from: dict[str, Any], service: str
+def _result(
+    response: Any, raw: Any, calls_from: dict[str, Any], finish_from: dict[str, Any], service: str
 ) -> RunResult:
     out: RunResult = {"response": response_text(response)}
-    counts = normalise_usage(usage)
+    counts = usage(raw)
     if counts is not None:
         out["usage"] = counts
-    calls = tool_call_list(tool_calls, service)
+    calls = _list(calls_from.get("tool_calls"), f"{service} sent tool_calls")
     if calls:
-        out["tool_calls"] = [binding_tool_call(call) for call in calls]
+        out["tool_calls"] = [_binding_call(call) for call in calls]
     if isinstance(finish_from.get("finish_reason"), str):
         out["finish_reason"] = finish_from["finish_reason"]
     return out
 
 
-def tool_call_list(tool_calls: Any, service: str = SERVICE) -> list[Any]:
-    """``tool_calls`` as the list it must be (absent: none)."""
-    if tool_calls is None:
-        return []
-    if not isinstance(tool_calls, list):
-        raise BackendError(f"{service} sent tool_calls that are not a list")
-    return tool_calls
+def _binding_call(raw: Any) -> Any:
+    """A tool call in the binding's shape (OpenAI nests it under ``function``), its id
+    kept and its arguments as sent: the generation service judges them (``tool_call``)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("function"), dict):
+        return raw
+    function = raw["function"]
+    call = {key: function[key] for key in ("name", "arguments") if function.get(key) is not None}
+    if raw.get("id") is not None:
+        call["id"] = raw["id"]
+    return call
 
 
 def response_text(response: Any) -> str:
@@ -97,6 +99,216 @@ def response_text(response: Any) -> str:
     if isinstance(response, str):
         return response
     return dumps(response)
+
+
+def token_count(value: Any) -> int | None:
+    """A reported token count if it is one: a whole number in ``0..MAX_USAGE_TOKENS``."""
+    if isinstance(value, bool):  # JSON true is not 1 token
+        return None
+    if isinstance(value, float) and value.is_integer():  # 12.0 (inf and nan are not)
+        value = int(value)
+    if isinstance(value, int) and 0 <= value <= MAX_USAGE_TOKENS:
+        return value
+    return None
+
+
+def usage(raw: object) -> Usage | None:
+    """The plausible part of the upstream's usage: ``prompt_tokens`` and
+    ``completion_tokens`` where each is a count, ``total_tokens`` (their sum) when both
+    are; ``None`` when nothing is usable. Negative, huge, fractional, non-numeric or
+    infinite values are dropped, never trusted."""
+    if not isinstance(raw, dict):
+        return None
+    counts: Usage = {}
+    for name in ("prompt_tokens", "completion_tokens"):
+        count = token_count(raw.get(name))
+        if count is not None:
+            counts[name] = count  # type: ignore[literal-required]
+    if not counts:
+        return None
+    if "prompt_tokens" in counts and "completion_tokens" in counts:
+        counts["total_tokens"] = counts["prompt_tokens"] + counts["completion_tokens"]
+    return counts
+
+
+# --- tool calls: the one rule ----------------------------------------------------------
+
+
+def tool_call(raw: object) -> ToolCall:
+    """A tool call as services and clients get it, from a binding-shaped
+    (``{"name", "arguments"}``) or OpenAI-shaped (``{"id", "function": {...}}``) one.
+
+    Arguments: an object, or text that parses to a JSON object; absent or blank is
+    ``{}``; anything else is the model's fault (``InvalidModelOutput``, a 502). A call
+    that is not an object or names no function is the upstream's (``BackendError``).
+    """
+    if not isinstance(raw, dict):
+        raise BackendError(f"the backend returned a malformed tool call: {raw!r:.200}")
+    function = function_of(raw)
+    name = function.get("name")
+    if not isinstance(name, str) or not name:
+        raise BackendError("the backend returned a tool call without a function name")
+    arguments = function.get("arguments")
+    if arguments is None or (isinstance(arguments, str) and not arguments.strip()):
+        arguments = {}
+    elif isinstance(arguments, str):
+        try:
+            arguments = loads(arguments)
+        except ValueError:
+            arguments = None  # not JSON: refused below, as JSON that is not an object is
+    if not isinstance(arguments, dict):
+        raise InvalidModelOutput(
+            f"the model called '{name[:100]}' with arguments that are not a JSON object"
+        )
+    call: ToolCall = {"name": name, "arguments": arguments}
+    if isinstance(raw.get("id"), str) and raw["id"]:
+        call["id"] = raw["id"]
+    return call
+
+
+def openai_tool_call(call: dict[str, Any], *, default_id: str) -> dict[str, Any]:
+    """A tool call in OpenAI's outgoing shape (arguments as JSON text), its id kept."""
+    function = function_of(call)
+    arguments = function.get("arguments")
+    return {
+        "id": call.get("id") or default_id,
+        "type": "function",
+        "function": {
+            "name": function.get("name") or "",
+            "arguments": arguments if isinstance(arguments, str) else dumps(arguments or {}),
+        },
+    }
+
+
+# --- stream events ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class StreamEvent:
+    """One upstream event in the binding protocol, normalised. ``tool_calls`` holds whole
+    calls as sent (binding frames); ``fragments`` the deltas of ``chat.completion.chunk``s."""
+
+    text: str = ""
+    usage: Usage | None = None
+    tool_calls: list[Any] = field(default_factory=list)
+    fragments: list[ToolCallFragment] = field(default_factory=list)
+    finish_reason: str | None = None
+    error: str | None = None
+
+
+def parse_event(data: str) -> StreamEvent | None:
+    """Interpret one ``data`` payload of a binding stream; ``None`` for ``[DONE]``."""
+    if data.strip() == DONE:
+        return None
+    try:
+        payload = loads(data)
+    except ValueError:
+        return StreamEvent(error=f"the backend sent a malformed stream event: {data[:200]!r}")
+    if not isinstance(payload, dict):
+        return StreamEvent(error="the backend sent a stream event that is not a JSON object")
+    try:
+        event = StreamEvent(usage=usage(payload.get("usage")))
+        if payload.get("error"):
+            event.error = _error_text(payload["error"])
+        if "choices" in payload:
+            _read_chunk(payload, event)
+        else:
+            event.text = response_text(payload.get("response"))
+            event.tool_calls = _list(payload.get("tool_calls"), "the backend sent tool_calls")
+            finish = payload.get("finish_reason")
+            event.finish_reason = finish if isinstance(finish, str) else None
+        return event
+    except BackendError as exc:
+        return StreamEvent(error=exc.message)
+
+
+def _read_chunk(payload: dict[str, Any], event: StreamEvent) -> None:
+    text: list[str] = []
+    for choice in _list(payload.get("choices"), "the backend sent a stream event with choices"):
+        if not isinstance(choice, dict):
+            raise _malformed("a choice that is not an object")
+        delta = _object(choice.get("delta"), "a delta")
+        content = delta.get("content")
+        if content is not None and not isinstance(content, str):
+            raise _malformed("delta content that is not a string")
+        text.append(content or "")
+        for call in _list(delta.get("tool_calls"), "the backend sent tool_calls"):
+            event.fragments.append(_fragment(call))
+        if isinstance(choice.get("finish_reason"), str) and choice["finish_reason"]:
+            event.finish_reason = choice["finish_reason"]
+    event.text = "".join(text)
+
+
+def _fragment(call: Any) -> ToolCallFragment:
+    """One tool-call fragment of a ``chat.completion.chunk``, its types checked."""
+    if not isinstance(call, dict):
+        raise _malformed("a tool call that is not an object")
+    function = _object(call.get("function"), "a tool call function")
+    index = call.get("index", 0)
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        raise _malformed("a tool call index that is not a count")
+    call_id, name = call.get("id"), function.get("name")
+    if not isinstance(call_id, str | None) or not isinstance(name, str | None):
+        raise _malformed("a tool call id or name that is not a string")
+    arguments = function.get("arguments")
+    if arguments is not None and not isinstance(arguments, str):
+        arguments = dumps(arguments)  # some servers send the object itself
+    return {"index": index, "id": call_id or "", "name": name or "", "arguments": arguments or ""}
+
+
+class StreamAssembler:
+    """The one merge of a stream's events into a result: usage and finish reason as last
+    reported; whole calls in arrival order, then the fragments joined by index (the first
+    non-empty id and name kept, the arguments text concatenated). ``service`` prefixes
+    the upstream's own error messages."""
+
+    def __init__(self, service: str | None = None) -> None:
+        self._service = service
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+        self._calls: list[Any] = []
+        self._fragments: dict[int, ToolCallFragment] = {}
+
+    @property
+    def finished(self) -> bool:
+        """Whether a finish reason was seen (a stream without [DONE] may still be whole)."""
+        return self.finish_reason is not None
+
+    def feed(self, event: StreamEvent) -> str:
+        """Take in one event; return its text, to pass on. ``BackendError`` on an error."""
+        if event.error:
+            raise BackendError(f"{self._service}: {event.error}" if self._service else event.error)
+        self.usage = event.usage or self.usage
+        self.finish_reason = event.finish_reason or self.finish_reason
+        self._calls.extend(event.tool_calls)
+        for fragment in event.fragments:
+            joined = self._fragments.setdefault(fragment["index"], {**fragment, "arguments": ""})
+            joined["id"] = joined["id"] or fragment["id"]
+            joined["name"] = joined["name"] or fragment["name"]
+            joined["arguments"] += fragment["arguments"]
+        return event.text
+
+    def result(self) -> RunResult:
+        """What the stream said beyond its text, in the binding's shape (``response`` "")."""
+        out: RunResult = {"response": ""}
+        if self.usage is not None:
+            out["usage"] = self.usage
+        calls = self._calls + [_whole(self._fragments[i]) for i in sorted(self._fragments)]
+        if calls:
+            out["tool_calls"] = calls
+        if self.finish_reason is not None:
+            out["finish_reason"] = self.finish_reason
+        return out
+
+
+def _whole(fragment: ToolCallFragment) -> dict[str, Any]:
+    call: dict[str, Any] = {"name": fragment["name"], "arguments": fragment["arguments"]}
+    if fragment["id"]:
+        call["id"] = fragment["id"]
+    return call
+
+
+# --- JSON values -----------------------------------------------------------------------
 
 
 def dumps(value: Any) -> str:
@@ -115,152 +327,6 @@ def loads(text: str) -> Any:
         raise ValueError("JSON nested too deeply") from None
 
 
-def binding_tool_call(call: Any) -> dict[str, Any]:
-    """``{"name", "arguments": dict}`` from a binding or an OpenAI-shaped tool call."""
-    if not isinstance(call, dict):
-        raise BackendError("the upstream sent a tool call that is not an object")
-    function = function_of(call)
-    name = function.get("name")
-    if name is not None and not isinstance(name, str):
-        raise BackendError("the upstream sent a tool call whose name is not a string")
-    return {"name": name or "", "arguments": parse_arguments(function.get("arguments"))}
-
-
-def parse_arguments(arguments: Any) -> dict[str, Any]:
-    """Tool-call arguments as a dict; text that is not a JSON object is kept as ``_raw``.
-
-    The same rule as ``stream_events.parse_binding_event``: the backend reports what the
-    model said, and the generation service decides whether that is acceptable.
-    """
-    if isinstance(arguments, dict):
-        return arguments
-    if arguments is None:
-        return {}
-    if not isinstance(arguments, str):
-        return {"_raw": dumps(arguments)}
-    if not arguments.strip():
-        return {}
-    try:
-        parsed = loads(arguments)
-    except ValueError:
-        return {"_raw": arguments}
-    return parsed if isinstance(parsed, dict) else {"_raw": arguments}
-
-
-def token_count(value: Any) -> int | None:
-    """A reported token count if it is one: a whole number in ``0..MAX_USAGE_TOKENS``."""
-    if isinstance(value, bool):  # JSON true is not 1 token
-        return None
-    if isinstance(value, float) and value.is_integer():  # 12.0 (inf and nan are not)
-        value = int(value)
-    if isinstance(value, int) and 0 <= value <= MAX_USAGE_TOKENS:
-        return value
-    return None
-
-
-def normalise_usage(raw: Any) -> dict[str, int] | None:
-    """The plausible part of the upstream's usage: ``prompt_tokens`` and
-    ``completion_tokens`` where each is a count, ``total_tokens`` (their sum) when both
-    are; ``None`` when nothing is usable. Negative, huge, fractional, non-numeric or
-    infinite values are dropped, never trusted."""
-    if not isinstance(raw, dict):
-        return None
-    counts: dict[str, int] = {}
-    for name in _COUNTED:
-        count = token_count(raw.get(name))
-        if count is not None:
-            counts[name] = count
-    if not counts:
-        return None
-    if len(counts) == len(_COUNTED):
-        counts["total_tokens"] = counts["prompt_tokens"] + counts["completion_tokens"]
-    return counts
-
-
-@dataclass(slots=True)
-class StreamEvent:
-    """One upstream event in the binding protocol, normalised.
-
-    ``tool_calls`` holds whole calls (``{"name", "arguments": dict}``) or OpenAI's
-    fragments (``{"index": int, "id", "name", "arguments_fragment": str}``).
-    """
-
-    text: str = ""
-    usage: dict[str, int] | None = None
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    finish_reason: str | None = None
-    error: str | None = None
-
-
-def parse_binding_event(data: str) -> StreamEvent | None:
-    """Interpret one ``data`` payload of a binding stream; ``None`` for ``[DONE]``."""
-    if data.strip() == DONE:
-        return None
-    try:
-        payload = loads(data)
-    except ValueError:
-        return StreamEvent(error=f"the backend sent a malformed stream event: {data[:200]!r}")
-    if not isinstance(payload, dict):
-        return StreamEvent(error="the backend sent a stream event that is not a JSON object")
-    try:
-        if "choices" in payload:
-            return _from_openai_chunk(payload)
-        return _from_binding_event(payload)
-    except BackendError as exc:
-        return StreamEvent(error=exc.message)
-
-
-def _from_binding_event(payload: dict[str, Any]) -> StreamEvent:
-    event = StreamEvent(usage=normalise_usage(payload.get("usage")))
-    if payload.get("error"):
-        event.error = _error_text(payload["error"])
-    event.text = response_text(payload.get("response"))
-    event.tool_calls = [
-        binding_tool_call(call) for call in tool_call_list(payload.get("tool_calls"), "the backend")
-    ]
-    finish = payload.get("finish_reason")
-    event.finish_reason = finish if isinstance(finish, str) else None
-    return event
-
-
-def _from_openai_chunk(payload: dict[str, Any]) -> StreamEvent:
-    event = StreamEvent(usage=normalise_usage(payload.get("usage")))
-    if payload.get("error"):
-        event.error = _error_text(payload["error"])
-    text: list[str] = []
-    for choice in _list(payload.get("choices"), "choices"):
-        if not isinstance(choice, dict):
-            raise _malformed("a choice that is not an object")
-        delta = _object(choice.get("delta"), "a delta")
-        content = delta.get("content")
-        if content is not None and not isinstance(content, str):
-            raise _malformed("delta content that is not a string")
-        text.append(content or "")
-        for call in tool_call_list(delta.get("tool_calls"), "the backend"):
-            event.tool_calls.append(_fragment(call))
-        if isinstance(choice.get("finish_reason"), str) and choice["finish_reason"]:
-            event.finish_reason = choice["finish_reason"]
-    event.text = "".join(text)
-    return event
-
-
-def _fragment(call: Any) -> dict[str, Any]:
-    """One tool-call fragment of a ``chat.completion.chunk``, its types checked."""
-    if not isinstance(call, dict):
-        raise _malformed("a tool call that is not an object")
-    function = _object(call.get("function"), "a tool call function")
-    index = call.get("index", 0)
-    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-        raise _malformed("a tool call index that is not a count")
-    call_id, name = call.get("id"), function.get("name")
-    if not isinstance(call_id, str | None) or not isinstance(name, str | None):
-        raise _malformed("a tool call id or name that is not a string")
-    arguments = function.get("arguments")
-    if arguments is not None and not isinstance(arguments, str):
-        arguments = dumps(arguments)  # some servers send the object itself
-    return {"index": index, "id": call_id, "name": name, "arguments_fragment": arguments or ""}
-
-
 def _error_text(error: Any) -> str:
     message = error.get("message") if isinstance(error, dict) else error
     if isinstance(message, str) and message.strip():
@@ -272,7 +338,7 @@ def _list(value: Any, what: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise _malformed(f"{what} that are not a list")
+        raise BackendError(f"{what} that are not a list")
     return value
 
 

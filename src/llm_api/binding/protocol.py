@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, MutableMapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NotRequired, Protocol, TypedDict, runtime_checkable
 
 if TYPE_CHECKING:  # names only: the protocol layer depends on none of them
     from llm_api.keys import KeyStore
@@ -12,10 +12,51 @@ if TYPE_CHECKING:  # names only: the protocol layer depends on none of them
     from llm_api.settings import Settings
     from llm_api.usage import UsageStore
 
-#: ``run`` returns this for ``inputs["stream"] = False``:
-#: ``{"response": str, "usage": {...}, "tool_calls"?: [{"name", "arguments": dict}],
-#: "finish_reason"?: "stop" | "length" | "tool_calls"}``
-RunResult = dict[str, Any]
+
+class Usage(TypedDict, total=False):
+    """Token counts. From an upstream, only those it reported plausibly
+    (``events.usage``); from the generation service, all three, estimated if need be."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ToolCall(TypedDict):
+    """A tool call as services and clients get it (``events.tool_call``, the one rule)."""
+
+    name: str
+    arguments: dict[str, Any]
+    id: NotRequired[str]
+
+
+class UpstreamToolCall(TypedDict, total=False):
+    """A tool call as a backend may put it in a result: never parsed there. Binding-shaped
+    (``name``, ``arguments`` an object or JSON text) or OpenAI-shaped (``id``, ``function``)."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any] | str
+    function: dict[str, Any]
+
+
+class ToolCallFragment(TypedDict):
+    """One ``chat.completion.chunk`` delta of a tool call; ``arguments`` is a piece of text."""
+
+    index: int
+    id: str
+    name: str
+    arguments: str
+
+
+class RunResult(TypedDict):
+    """What ``run`` returns for ``inputs["stream"] = False``."""
+
+    response: str
+    usage: NotRequired[Usage]  # absent: the upstream said nothing; the service estimates
+    tool_calls: NotRequired[list[UpstreamToolCall]]
+    finish_reason: NotRequired[str]  # "stop" | "length" | "tool_calls" | ...
+
 
 #: ... and this for ``inputs["stream"] = True``: SSE bytes, chunked anyhow —
 #: ``data: {"response": "..."}`` per token, a final event with ``usage`` (and

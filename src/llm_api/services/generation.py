@@ -18,12 +18,11 @@ from llm_api.binding.answers import (
     answer_of,
     counted_usage,
     require_json,
-    tool_call,
     well_formed,
     well_formed_calls,
 )
-from llm_api.binding.events import parse_binding_event
-from llm_api.binding.protocol import AIBinding
+from llm_api.binding.events import StreamAssembler, parse_event, tool_call
+from llm_api.binding.protocol import AIBinding, RunResult, ToolCall, Usage
 from llm_api.catalog import ModelInfo
 from llm_api.errors import BackendError, ContextOverflow, InvalidRequest
 from llm_api.sse import iter_sse_data
@@ -72,9 +71,9 @@ class GenerationRequest:
 @dataclass(slots=True)
 class Completion:
     text: str
-    usage: dict[str, int]
+    usage: Usage
     finish_reason: str
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -84,9 +83,9 @@ class TextDelta:
 
 @dataclass(slots=True)
 class StreamEnd:
-    usage: dict[str, int]
+    usage: Usage
     finish_reason: str
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 StreamItem = TextDelta | StreamEnd
@@ -120,16 +119,14 @@ def check_request(caller: Caller, request: GenerationRequest) -> None:
 
 async def complete(caller: Caller, request: GenerationRequest) -> Completion:
     check_request(caller, request)
-    result = await caller.ai.run(request.model.id, request.binding_inputs(stream=False))
-    text, tool_calls = answer_of(result)
-    usage, estimated = _usage(result.get("usage"), request, text, tool_calls)
-    await caller.account.record(request.model.id, usage, estimated=estimated)
-    text, tool_calls = well_formed(text), well_formed_calls(tool_calls)
+    result = answer_of(await caller.ai.run(request.model.id, request.binding_inputs(stream=False)))
+    text = result["response"]
+    tool_calls, usage, finish_reason = await _finish(caller, request, result, text)
     completion = Completion(
-        text=text,
+        text=well_formed(text),
         usage=usage,
-        tool_calls=tool_calls,
-        finish_reason=_finish_reason(result.get("finish_reason"), tool_calls, usage, request),
+        tool_calls=well_formed_calls(tool_calls),
+        finish_reason=finish_reason,
     )
     if request.response_format and not tool_calls:
         require_json(completion.text, completion.finish_reason)
@@ -166,65 +163,49 @@ async def _stream_items(
     upstream = await caller.ai.run(request.model.id, request.binding_inputs(stream=True))
     if isinstance(upstream, dict):
         # A backend may answer a stream request in one piece; replay it as a stream.
-        text, calls = answer_of(upstream)
-        if text:
-            yield TextDelta(text)
-        usage, estimated = _usage(upstream.get("usage"), request, text, calls)
-        await caller.account.record(request.model.id, usage, estimated=estimated)
-        finish = _finish_reason(upstream.get("finish_reason"), calls, usage, request)
+        result = answer_of(upstream)
+        calls, usage, finish = await _finish(caller, request, result, result["response"])
+        if result["response"]:
+            yield TextDelta(result["response"])
         yield StreamEnd(usage=usage, finish_reason=finish, tool_calls=calls)
         return
     if not hasattr(upstream, "__aiter__"):
         raise BackendError(
             "the backend answered a stream request with neither a result nor a stream"
         )
+    assembler = StreamAssembler()
     text_parts: list[str] = []
-    usage_seen: dict[str, int] | None = None
-    finish_seen: str | None = None
-    whole_calls: list[dict[str, Any]] = []
-    call_fragments: dict[int, dict[str, Any]] = {}
     events = iter_sse_data(upstream)
     try:
         async for data in events:
-            event = parse_binding_event(data)
+            event = parse_event(data)
             if event is None:
                 break
-            if event.error:
-                raise BackendError(event.error)
-            if event.text:
-                text_parts.append(event.text)
-                yield TextDelta(event.text)
-            usage_seen = event.usage or usage_seen
-            finish_seen = event.finish_reason or finish_seen
-            for call in event.tool_calls:
-                if "arguments_fragment" in call:
-                    _merge_fragment(call_fragments, call)
-                else:
-                    whole_calls.append(call)
+            text = assembler.feed(event)
+            if text:
+                text_parts.append(text)
+                yield TextDelta(text)
     finally:
         await events.aclose()
         await upstream.aclose()
-    calls = whole_calls + [_joined_call(call_fragments[i]) for i in sorted(call_fragments)]
-    usage, estimated = _usage(usage_seen, request, "".join(text_parts), calls)
-    await caller.account.record(request.model.id, usage, estimated=estimated)
-    finish = _finish_reason(finish_seen, calls, usage, request)
+    calls, usage, finish = await _finish(caller, request, assembler.result(), "".join(text_parts))
     yield StreamEnd(usage=usage, finish_reason=finish, tool_calls=calls)
 
 
-def _merge_fragment(calls: dict[int, dict[str, Any]], fragment: dict[str, Any]) -> None:
-    call = calls.setdefault(fragment["index"], {"name": "", "arguments": ""})
-    if fragment.get("name"):
-        call["name"] = fragment["name"]
-    call["arguments"] += fragment.get("arguments_fragment") or ""
-
-
-def _joined_call(call: dict[str, Any]) -> dict[str, Any]:
-    return tool_call({"name": call["name"], "arguments": call["arguments"]})
+async def _finish(
+    caller: Caller, request: GenerationRequest, result: RunResult, text: str
+) -> tuple[list[ToolCall], Usage, str]:
+    """The end of every answer, whole or streamed: its tool calls by the one rule
+    (``events.tool_call``), its usage counted and recorded, its finish reason."""
+    calls = [tool_call(raw) for raw in result.get("tool_calls", [])]
+    usage, estimated = _usage(result.get("usage"), request, text, calls)
+    await caller.account.record(request.model.id, usage, estimated=estimated)
+    return calls, usage, _finish_reason(result.get("finish_reason"), calls, usage, request)
 
 
 def _usage(
-    raw: Any, request: GenerationRequest, text: str, tool_calls: list[dict[str, Any]]
-) -> tuple[dict[str, int], bool]:
+    raw: Any, request: GenerationRequest, text: str, tool_calls: list[ToolCall]
+) -> tuple[Usage, bool]:
     return counted_usage(
         raw,
         context_window=request.model.context_window,
@@ -236,8 +217,8 @@ def _usage(
 
 def _finish_reason(
     reported: Any,
-    tool_calls: list[dict[str, Any]],
-    usage: dict[str, int],
+    tool_calls: list[ToolCall],
+    usage: Usage,
     request: GenerationRequest,
 ) -> str:
     if tool_calls:

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llm_api.binding import events
-from llm_api.binding.events import parse_binding_event
+from llm_api.binding.events import StreamAssembler, parse_event
 from llm_api.catalog import resolve_model
 from llm_api.errors import ApiError, BackendError
 from llm_api.platform.remote import openai as remote_openai
@@ -137,14 +137,28 @@ def check_502(error: ApiError) -> None:
 
 
 def check_binding_result(result: Any) -> None:
+    """The binding's shape; its tool calls, read by the one rule, are calls or a 502."""
     assert isinstance(result, dict)
     assert isinstance(result["response"], str)
     usage = result.get("usage")
     if usage is not None:
         assert usage and all(type(count) is int and count >= 0 for count in usage.values())
-    for call in result.get("tool_calls", []):
-        assert isinstance(call["name"], str) and isinstance(call["arguments"], dict)
+    assert isinstance(result.get("tool_calls", []), list)
+    for raw in result.get("tool_calls", []):
+        try:
+            call = events.tool_call(raw)
+        except ApiError as error:
+            check_502(error)
+            continue
+        assert isinstance(call["name"], str) and call["name"]
+        assert isinstance(call["arguments"], dict)
     assert isinstance(result.get("finish_reason", ""), str)
+
+
+def read_whole(payload: Any, service: str = "Workers AI") -> list[Any]:
+    """A result as the generation service reads it: the result, then each tool call."""
+    result = events.run_result(payload, service=service)
+    return [events.tool_call(call) for call in result.get("tool_calls", [])]
 
 
 def sendable(value: Any) -> None:
@@ -155,12 +169,9 @@ def sendable(value: Any) -> None:
 @PROFILE
 @given(PAYLOADS)
 def test_any_upstream_result_is_a_binding_result_or_a_502(payload: Any) -> None:
-    readers = [events.run_result, remote_workers_ai.run_result]
-    if isinstance(payload, dict):
-        readers.append(remote_openai.completion_result)
-    for read in readers:
+    for service in (remote_workers_ai.SERVICE, remote_openai.SERVICE):
         try:
-            check_binding_result(read(payload))
+            check_binding_result(events.run_result(payload, service=service))
         except ApiError as error:
             check_502(error)
 
@@ -169,7 +180,7 @@ def test_any_upstream_result_is_a_binding_result_or_a_502(payload: Any) -> None:
 @given(PAYLOADS | TEXT)
 def test_any_stream_event_is_an_event_or_an_error_event(payload: Any) -> None:
     data = payload if isinstance(payload, str) else json.dumps(payload)
-    event = parse_binding_event(data)
+    event = parse_event(data)
     if event is None:
         return
     assert isinstance(event.text, str)
@@ -177,24 +188,23 @@ def test_any_stream_event_is_an_event_or_an_error_event(payload: Any) -> None:
     assert event.finish_reason is None or isinstance(event.finish_reason, str)
     if event.usage is not None:
         assert all(type(count) is int and count >= 0 for count in event.usage.values())
-    for call in event.tool_calls:
-        assert isinstance(call["name"], str | None)
-        if "arguments_fragment" in call:
-            assert isinstance(call["arguments_fragment"], str)
-            assert type(call["index"]) is int
-        else:
-            assert isinstance(call["arguments"], dict)
+    assert isinstance(event.tool_calls, list)  # whole calls, read by the service's rule
+    for fragment in event.fragments:
+        assert isinstance(fragment["name"], str) and isinstance(fragment["id"], str)
+        assert isinstance(fragment["arguments"], str)
+        assert type(fragment["index"]) is int
 
 
 @PROFILE
 @given(st.lists(PAYLOADS, max_size=4))
 def test_the_openai_backend_reads_any_chunk_stream_or_fails_with_a_502(payloads: list[Any]) -> None:
-    state = remote_openai._StreamState()
+    assembler = StreamAssembler(remote_openai.SERVICE)
     try:
         for payload in payloads:
-            state.feed(json.dumps(payload))
-        state.check_complete()
-        final = state.final_event()
+            event = parse_event(json.dumps(payload))
+            if event is not None:
+                assembler.feed(event)
+        final = assembler.result()
     except ApiError as error:
         check_502(error)
         return
@@ -304,7 +314,7 @@ def test_an_env_ai_stream_chunk_that_is_not_bytes_is_a_502(workers: Any) -> None
 )
 def test_malformed_completion_bodies_are_502_not_500(body: dict[str, Any]) -> None:
     with pytest.raises(BackendError) as raised:
-        remote_openai.completion_result(body)
+        read_whole(body, remote_openai.SERVICE)
     check_502(raised.value)
 
 
@@ -319,17 +329,18 @@ def test_malformed_completion_bodies_are_502_not_500(body: dict[str, Any]) -> No
 )
 def test_malformed_workers_ai_results_are_502_not_500(body: Any) -> None:
     with pytest.raises(BackendError) as raised:
-        events.run_result(body)
+        read_whole(body)
     check_502(raised.value)
 
 
 @pytest.mark.parametrize("count", [float("inf"), "lots", -391, 1e30, True, [1], 0.5])
 def test_usage_that_is_not_a_count_is_dropped_not_a_500(count: Any) -> None:
-    result = remote_openai.completion_result(
+    result = events.run_result(
         {
             "choices": [{"message": {"content": "hi"}}],
             "usage": {"prompt_tokens": count, "completion_tokens": count},
-        }
+        },
+        service=remote_openai.SERVICE,
     )
     assert result == {"response": "hi"}  # no usage: the service estimates it
 
@@ -347,13 +358,13 @@ def test_usage_that_is_not_a_count_is_dropped_not_a_500(count: Any) -> None:
     ],
 )
 def test_malformed_stream_events_are_error_events_not_500(data: str) -> None:
-    event = parse_binding_event(data)
+    event = parse_event(data)
     assert event is not None and event.error
     with pytest.raises(BackendError):
-        remote_openai._StreamState().feed(data)
+        StreamAssembler(remote_openai.SERVICE).feed(event)
 
 
 def test_usage_infinity_in_a_stream_event_is_dropped_not_a_500() -> None:
-    event = parse_binding_event('{"response":"a","usage":{"prompt_tokens":Infinity}}')
+    event = parse_event('{"response":"a","usage":{"prompt_tokens":Infinity}}')
     assert event is not None and event.error is None
     assert (event.text, event.usage) == ("a", None)

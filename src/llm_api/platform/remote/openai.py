@@ -10,11 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from dataclasses import dataclass, field
 from typing import Any
 
-from llm_api.binding import events
-from llm_api.binding.events import DONE, parse_arguments, parse_binding_event
+from llm_api.binding.events import StreamAssembler, openai_tool_call, parse_event, run_result
 from llm_api.binding.protocol import RunResult, SSEByteStream
 from llm_api.binding.upstream_errors import from_http_status
 from llm_api.errors import ApiError, BackendError, InvalidRequest
@@ -91,11 +89,11 @@ class OpenAICompatibleBackend(RemoteBackend):
         payload = read_json(response)
         if not isinstance(payload, dict):
             raise BackendError(f"{SERVICE} answered with a body that is not a JSON object")
-        return completion_result(payload)
+        return run_result(payload, service=SERVICE)
 
     async def _stream(self, body: dict[str, Any]) -> AsyncGenerator[bytes, None]:
         headers = {**self._headers, "accept": "text/event-stream"}
-        state = _StreamState()
+        assembler, done = StreamAssembler(SERVICE), False
         with transport_errors(SERVICE):
             async with self.http().stream(self._url, json=body, headers=headers) as response:
                 if response.is_error:
@@ -104,18 +102,23 @@ class OpenAICompatibleBackend(RemoteBackend):
                 yield b""  # see remote_http.opened
                 async with aclosing(iter_sse_data(response.aiter_bytes())) as events:
                     async for data in events:
-                        if data.strip() == DONE:
-                            state.done = True
+                        event = parse_event(data)
+                        if event is None:
+                            done = True
                             break
-                        text = state.feed(data)
+                        text = assembler.feed(event)
                         if text:
                             yield encode_response(text)
-                    if state.done:
+                    if done:
                         await drain(events)
         # The connection is back in the pool before the last frames: a consumer that
         # stops reading at [DONE] must not cost the next stream a new connection.
-        state.check_complete()
-        yield encode_data(state.final_event())
+        if not done and not assembler.finished:
+            raise BackendError(f"{SERVICE} ended the stream before the answer was complete")
+        final = assembler.result()
+        if final.get("tool_calls") and "finish_reason" not in final:
+            final["finish_reason"] = "tool_calls"
+        yield encode_data(final)
         yield DONE_FRAME
 
 
@@ -154,7 +157,7 @@ def chat_messages(inputs: dict[str, Any]) -> list[dict[str, Any]]:
         out = {k: v for k, v in message.items() if v is not None or k == "content"}
         if message.get("tool_calls"):
             out["tool_calls"] = [
-                _openai_tool_call(call, f"call_{position}_{index}")
+                openai_tool_call(call, default_id=f"call_{position}_{index}")
                 for index, call in enumerate(message["tool_calls"])
             ]
             unanswered = [(c["id"], c["function"]["name"]) for c in out["tool_calls"]]
@@ -166,19 +169,6 @@ def chat_messages(inputs: dict[str, Any]) -> list[dict[str, Any]]:
                 out["content"] = json.dumps(out.get("content"))
         result.append(out)
     return result
-
-
-def _openai_tool_call(call: dict[str, Any], default_id: str) -> dict[str, Any]:
-    function = call.get("function") if isinstance(call.get("function"), dict) else call
-    arguments = function.get("arguments", {})
-    return {
-        "id": call.get("id") or default_id,
-        "type": "function",
-        "function": {
-            "name": function.get("name", ""),
-            "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
-        },
-    }
 
 
 def _answered_call(unanswered: list[tuple[str, str]], name: str | None) -> str:
@@ -206,65 +196,3 @@ def _response_format(value: dict[str, Any]) -> dict[str, Any]:
     if isinstance(schema.get("schema"), dict):
         return value  # already OpenAI's {name, schema, strict?}
     return {"type": "json_schema", "json_schema": {"name": "response", "schema": schema}}
-
-
-def completion_result(payload: dict[str, Any]) -> RunResult:
-    """A ``chat.completion`` in the binding's non-streaming shape (``usage`` only when the
-    upstream reported a plausible one: the generation service estimates the rest)."""
-    return events.completion_result(payload, service=SERVICE)
-
-
-@dataclass(slots=True)
-class _StreamState:
-    """What a ``chat.completion.chunk`` stream has said so far, beyond its text."""
-
-    usage: dict[str, int] | None = None
-    finish_reason: str | None = None
-    done: bool = False
-    calls: dict[int, dict[str, str]] = field(default_factory=dict)
-
-    def feed(self, data: str) -> str:
-        event = parse_binding_event(data)
-        if event is None:
-            return ""
-        if event.error:
-            raise BackendError(f"{SERVICE}: {event.error}")
-        if event.usage is not None:
-            self.usage = event.usage
-        if event.finish_reason:
-            self.finish_reason = event.finish_reason
-        for fragment in event.tool_calls:
-            self._add_call_fragment(fragment)
-        return event.text
-
-    def _add_call_fragment(self, fragment: dict[str, Any]) -> None:
-        if "arguments_fragment" not in fragment:  # a whole call, in the binding's shape
-            call = {
-                "name": fragment["name"],
-                "arguments": events.dumps(fragment["arguments"]),
-            }
-            self.calls[len(self.calls)] = call
-            return
-        call = self.calls.setdefault(fragment["index"], {"name": "", "arguments": ""})
-        if fragment.get("name") and not call["name"]:
-            call["name"] = fragment["name"]
-        call["arguments"] += fragment["arguments_fragment"]
-
-    def check_complete(self) -> None:
-        if not self.done and self.finish_reason is None:
-            raise BackendError(f"{SERVICE} ended the stream before the answer was complete")
-
-    def final_event(self) -> dict[str, Any]:
-        event: dict[str, Any] = {"response": ""}
-        if self.usage:  # else none was reported: the generation service estimates it
-            event["usage"] = self.usage
-        finish = self.finish_reason
-        if self.calls:
-            event["tool_calls"] = [
-                {"name": call["name"], "arguments": parse_arguments(call["arguments"])}
-                for _, call in sorted(self.calls.items())
-            ]
-            finish = finish or "tool_calls"
-        if finish:
-            event["finish_reason"] = finish
-        return event

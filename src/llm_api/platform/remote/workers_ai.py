@@ -14,9 +14,8 @@ from contextlib import aclosing
 from typing import Any
 from urllib.parse import quote
 
-from llm_api.binding import events
 from llm_api.binding import workers_ai as workers_ai_wire
-from llm_api.binding.events import DONE
+from llm_api.binding.events import DONE, run_result
 from llm_api.binding.protocol import RunResult, SSEByteStream
 from llm_api.binding.upstream_errors import from_http_status, from_workers_ai_code
 from llm_api.errors import ApiError, BackendError, ModelNotFound
@@ -178,13 +177,7 @@ def _result(response: Response) -> RunResult:
         raise BackendError(f"{SERVICE} answered with a body that is not a JSON object")
     if payload.get("success") is False:
         raise workers_ai_error(response)
-    return run_result(payload.get("result") if "result" in payload else payload)
-
-
-def run_result(result: Any) -> RunResult:
-    """Workers AI's ``result`` in the binding's shape (``usage`` only when it reported a
-    plausible one: the generation service estimates the rest)."""
-    return events.run_result(result, service=SERVICE)
+    return run_result(payload.get("result") if "result" in payload else payload, service=SERVICE)
 
 
 def _frames(result: RunResult) -> list[bytes]:
