@@ -24,12 +24,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from llm_api.app import create_app
-from llm_api.binding.protocol import Platform, fixed_platform
 from llm_api.keys import MemoryKeyStore, new_key
-from llm_api.platform.local.limiter import InProcessLimiter
 from llm_api.settings import Settings
-from llm_api.sse import DONE_FRAME, encode_data
 from llm_api.usage import MemoryUsageStore
+
+try:  # the layout of issue 13
+    from llm_api.binding.protocol import Platform, fixed_platform
+    from llm_api.platform.local.limiter import InProcessLimiter
+    from llm_api.sse import DONE_FRAME, encode_data
+except ImportError:  # an older tree (cpu_compare.py measures several)
+    from llm_api.platform.base import Platform, fixed_platform  # type: ignore[no-redef]
+    from llm_api.streaming import DONE_FRAME, encode_data  # type: ignore[no-redef]
+
+    from llm_api.ratelimit import InProcessLimiter  # type: ignore[attr-defined,no-redef]
 
 ANSWER = "Bonjour ! Je m'appelle Claude. Comment puis-je vous aider aujourd'hui ?"
 USAGE = {"prompt_tokens": 12, "completion_tokens": 16, "total_tokens": 28}
@@ -244,13 +251,19 @@ async def profile_run(requests: int, chunks: int, out: str, only: str | None) ->
 
 AREAS = [  # (area, substrings of a file path), first match wins
     ("rate limiter (llm_api.ratelimit)", ["llm_api/ratelimit"]),
-    ("SSE parse/encode (llm_api.sse, chat_format, sse)",
-     ["llm_api/streaming", "llm_api/services/chat_format", "llm_api/routes/sse"]),
-    ("generation service + resilience + accounting",
-     ["llm_api/services/generation", "llm_api/resilience", "llm_api/accounting"]),
-    ("our middleware (security, cors, request id, body limits)",
-     ["llm_api/security", "llm_api/cors", "llm_api/middleware", "llm_api/body_limits",
-      "llm_api/http_headers", "llm_api/keys"]),
+    ("SSE parse/encode (llm_api.sse, binding.events, OpenAI frames, http.streaming)",
+     ["llm_api/sse", "llm_api/binding/events", "llm_api/services/openai",
+      "llm_api/http/streaming",
+      "llm_api/streaming", "llm_api/services/chat_format", "llm_api/routes/sse"]),  # older
+    ("generation service + binding wrappers (resilient, accounted, answers)",
+     ["llm_api/services/generation", "llm_api/binding/",
+      "llm_api/resilience", "llm_api/accounting"]),  # older
+    ("our middleware (auth, cors, request id, body limits, disconnect)",
+     ["llm_api/http/auth", "llm_api/http/cors", "llm_api/http/request_id",
+      "llm_api/http/body_limits", "llm_api/http/scope", "llm_api/http/disconnect",
+      "llm_api/security", "llm_api/cors", "llm_api/middleware", "llm_api/body_limits",
+      "llm_api/http_headers",  # older
+      "llm_api/keys"]),
     ("other llm_api (routes, dependencies, catalog, errors)", ["llm_api/"]),
     ("FastAPI / Starlette (routing, dependencies, responses)", ["fastapi/", "starlette/"]),
     ("pydantic", ["pydantic"]),

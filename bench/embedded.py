@@ -36,7 +36,7 @@ from servers import (
     wait_ready,
 )
 
-from llm_api.platform.embedded.backend import EmbeddedBackend, _model_params, default_model_path
+from llm_api.platform.embedded.backend import EmbeddedBackend, default_model_path, llama_build
 
 MESSAGES = [
     {"role": "system", "content": "You are a storyteller for language learners."},
@@ -50,7 +50,7 @@ def direct_model() -> tuple[Any, list[int]]:
     from llama_cpp.llama_chat_format import CHATML_CHAT_TEMPLATE, Jinja2ChatFormatter
 
     settings = EmbeddedBackend()  # its defaults, as `llm-api serve` uses them; never loaded
-    with _model_params(use_extra_bufts=settings.extra_buffers):
+    with llama_build(use_extra_bufts=settings.extra_buffers):
         llm = llama_cpp.Llama(
             model_path=str(default_model_path()),
             n_ctx=settings.n_ctx,

@@ -17,8 +17,12 @@ import time
 
 import uvloop
 
-from llm_api.binding.resilient import CallPolicy, ResilientAI
-from llm_api.platform.remote.openai import OpenAICompatibleBackend
+try:  # the layout of issue 13
+    from llm_api.binding.resilient import CallPolicy, ResilientAI
+    from llm_api.platform.remote.openai import OpenAICompatibleBackend
+except ImportError:  # an older tree (the docstring's "before")
+    from llm_api.platform.remote_openai import OpenAICompatibleBackend  # type: ignore[no-redef]
+    from llm_api.resilience import CallPolicy, ResilientAI  # type: ignore[no-redef]
 
 TOKEN = (
     b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m",'

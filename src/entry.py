@@ -15,12 +15,13 @@ from workers import DurableObject, Request, WorkerEntrypoint, asgi
 
 from llm_api.app import create_app
 from llm_api.platform.workers.durable_object import RateLimiterState
-from llm_api.platform.workers.provider import workers_platform_provider
+from llm_api.platform.workers.provider import WorkersProvider
 
 if TYPE_CHECKING:
     import js
 
-app = create_app(workers_platform_provider)
+provider = WorkersProvider()  # one per isolate: it caches the platform of each env
+app = create_app(provider)
 
 
 class Default(WorkerEntrypoint):

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llm_api.errors import BackendError
 from llm_api.binding.events import DONE
+from llm_api.errors import BackendError
 from llm_api.sse import (
     DONE_FRAME,
     MAX_EVENT_BYTES,

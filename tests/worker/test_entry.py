@@ -354,14 +354,13 @@ def test_without_rate_limiter_a_keyed_request_is_refused_with_a_503(runtime, ent
 
 
 def test_each_request_gets_a_new_entrypoint_but_the_same_app_and_platform(runtime, entry):
-    from llm_api.platform.workers.provider import workers_platform_provider
-
     env = worker_env(FakeAI())
     first = entry.Default(execution_context(), env)
     second = entry.Default(execution_context(), env)
     assert first.env is not second.env  # the SDK wraps env per entrypoint instance
-    platform = workers_platform_provider({"env": first.env})
-    assert workers_platform_provider({"env": second.env}) is platform
+    platform = entry.provider({"env": first.env})
+    assert entry.provider({"env": second.env}) is platform
+    assert entry.app.state.platform_provider is entry.provider
 
 
 def test_the_fakes_are_gone_after_the_fixture():

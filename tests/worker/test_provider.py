@@ -310,7 +310,7 @@ def test_the_platform_is_built_from_the_env_vars_settings_knows(workers):
             "LLM_API_ADMIN_TOKEN": "secret",  # a secret Settings does not know
         }
     )
-    platform = workers.workers_platform_provider({"env": env})
+    platform = workers.WorkersProvider()({"env": env})
     assert platform.settings == Settings(default_model="llama-3.1-8b-instruct", max_body_bytes=2048)
     assert platform.ai.engine == "workers-ai"
     read = set(env.__dict__["_read"]) - {"AI", "API_KEYS", "RATE_LIMITER", "_env"}
@@ -337,26 +337,27 @@ def settings_names() -> set[str]:
 
 
 def test_missing_vars_take_the_settings_defaults(workers):
-    platform = workers.workers_platform_provider({"env": worker_env(FakeAI())})
+    platform = workers.WorkersProvider()({"env": worker_env(FakeAI())})
     assert platform.settings == Settings()
 
 
 def test_the_platform_is_cached_per_env_not_per_request(workers, sdk):
     env = worker_env(FakeAI(), LLM_API_DEFAULT_MODEL="llama-3-8b-instruct")
     # workerd gives every request a fresh SDK wrapper around the same JS env
-    first = workers.workers_platform_provider({"env": sdk._EnvWrapper(env)})
-    second = workers.workers_platform_provider({"env": sdk._EnvWrapper(env)})
+    provider = workers.WorkersProvider()
+    first = provider({"env": sdk._EnvWrapper(env)})
+    second = provider({"env": sdk._EnvWrapper(env)})
     assert first is second
-    other = workers.workers_platform_provider({"env": worker_env(FakeAI())})
+    other = provider({"env": worker_env(FakeAI())})
     assert other is not first and other.settings.default_model == Settings().default_model
 
 
 def test_a_bad_var_is_a_config_error(workers):
     env = worker_env(FakeAI(), LLM_API_DEFAULT_MODEL="gpt-9")
     with pytest.raises(ConfigError, match="LLM_API_DEFAULT_MODEL"):
-        workers.workers_platform_provider({"env": env})
+        workers.WorkersProvider()({"env": env})
 
 
 def test_a_worker_without_an_ai_binding_is_a_config_error(workers):
     with pytest.raises(ConfigError, match=r"\[ai\]"):
-        workers.workers_platform_provider({"env": worker_env()})
+        workers.WorkersProvider()({"env": worker_env()})

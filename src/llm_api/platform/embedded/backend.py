@@ -60,24 +60,39 @@ def default_model_path() -> Path:
         ) from exc
 
 
+#: Held while a ``Llama`` is built with patched defaults (``llama_build``). The patch is
+#: process-wide, so two builds at once (two backends loading in their worker threads)
+#: would each save the other's patch as "the defaults" and one would be left in place.
+_LLAMA_BUILD_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
-def _model_params(**fields: Any) -> Iterator[None]:
-    """Set ``llama_model_params`` fields that ``Llama()`` has no argument for."""
+def llama_build(**fields: Any) -> Iterator[None]:
+    """Build a ``Llama`` inside this block to set ``llama_model_params`` fields that
+    ``Llama()`` has no argument for (``use_extra_bufts``).
+
+    llama-cpp-python's ``Llama.__init__`` takes its model params from
+    ``llama_cpp.llama_model_default_params()`` and offers no way to pass these, so the
+    function is replaced for the duration of the build: under a module lock, so that
+    one build at a time sees the patch, and restored afterwards whatever happens.
+    Every ``Llama`` of this process is built in such a block.
+    """
     import llama_cpp.llama_cpp as native
 
-    defaults = native.llama_model_default_params
+    with _LLAMA_BUILD_LOCK:
+        defaults = native.llama_model_default_params
 
-    def with_fields() -> Any:
-        params = defaults()
-        for name, value in fields.items():
-            setattr(params, name, value)
-        return params
+        def with_fields() -> Any:
+            params = defaults()
+            for name, value in fields.items():
+                setattr(params, name, value)
+            return params
 
-    native.llama_model_default_params = with_fields
-    try:
-        yield
-    finally:
-        native.llama_model_default_params = defaults
+        native.llama_model_default_params = with_fields
+        try:
+            yield
+        finally:
+            native.llama_model_default_params = defaults
 
 
 class EmbeddedBackend:
@@ -163,7 +178,7 @@ class EmbeddedBackend:
                 ) from exc
             started = time.perf_counter()
             try:
-                with _model_params(use_extra_bufts=self.extra_buffers):
+                with llama_build(use_extra_bufts=self.extra_buffers):
                     llm = llama_cpp.Llama(
                         model_path=str(path),
                         n_ctx=self.n_ctx,

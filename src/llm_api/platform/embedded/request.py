@@ -62,7 +62,7 @@ def prepare(
 
     ``grammar(gbnf, param)`` compiles a grammar, refusing it as a fault of ``param``.
     """
-    messages, param = chat_messages(inputs)
+    messages, param = template_messages(inputs)
     stop = stop_sequences(inputs.get("stop"))
     tools = shapes.parse_tools(inputs.get("tools"))
     mode, allowed = shapes.tool_mode(inputs.get("tool_choice"), tools)
@@ -175,7 +175,7 @@ def _fallback(stop: str) -> list[int]:
     return fallback
 
 
-def chat_messages(inputs: dict[str, Any]) -> tuple[list[dict[str, str]], str]:
+def template_messages(inputs: dict[str, Any]) -> tuple[list[dict[str, str]], str]:
     """The conversation as plain ``{role, content}`` messages, and the input it came from."""
     if inputs.get("messages"):
         return [_plain_message(message) for message in inputs["messages"]], "messages"

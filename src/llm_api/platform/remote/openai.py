@@ -130,7 +130,7 @@ def http_error(response: Response) -> ApiError:
 
 def chat_request(model: str, inputs: dict[str, Any]) -> dict[str, Any]:
     """The ``/chat/completions`` body for Workers AI text-generation ``inputs``."""
-    body: dict[str, Any] = {"model": model, "messages": chat_messages(inputs)}
+    body: dict[str, Any] = {"model": model, "messages": openai_messages(inputs)}
     for key in _PASSED:
         if inputs.get(key) is not None:
             body[key] = inputs[key]
@@ -144,7 +144,7 @@ def chat_request(model: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def chat_messages(inputs: dict[str, Any]) -> list[dict[str, Any]]:
+def openai_messages(inputs: dict[str, Any]) -> list[dict[str, Any]]:
     messages = inputs.get("messages")
     if messages is None:
         prompt = inputs.get("prompt")

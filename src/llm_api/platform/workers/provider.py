@@ -93,12 +93,13 @@ def _chunk_bytes(value: Any) -> bytes:
     raise BackendError(f"{ENGINE} streamed a {js_type(value) or type(value).__name__}, not bytes")
 
 
-class _PlatformCache:
-    """One platform per Worker env, so nothing is rebuilt per request.
+class WorkersProvider:
+    """The ``PlatformProvider`` for workerd: the platform of ``scope["env"]``, one per
+    Worker env, so that nothing is rebuilt per request. ``entry.py`` builds one.
 
     The SDK wraps ``env`` afresh for every request and Pyodide makes a new proxy each
     time the JS env crosses over, but the JS object is the isolate's own: ``js_id``
-    names it. A stand-in without ``js_id`` is keyed by ``id()``; the cache keeps it
+    names it. A stand-in without ``js_id`` is keyed by ``id()``; the provider keeps it
     alive, so that id cannot be reused while it is cached.
     """
 
@@ -107,7 +108,8 @@ class _PlatformCache:
         self._env: Any = None
         self._platform: Platform | None = None
 
-    def get(self, env: Any) -> Platform:
+    def __call__(self, scope: MutableMapping[str, Any]) -> Platform:
+        env = scope["env"]
         key = _env_key(env)
         if self._platform is None or key != self._key:
             ai = WorkersAIBinding(_ai_binding(env))
@@ -154,11 +156,3 @@ class EnvVars(Mapping[str, str]):
 
     def __len__(self) -> int:
         return 0
-
-
-_platforms = _PlatformCache()
-
-
-def workers_platform_provider(scope: MutableMapping[str, Any]) -> Platform:
-    """The ``PlatformProvider`` for workerd: the platform of ``scope["env"]``."""
-    return _platforms.get(scope["env"])

@@ -22,7 +22,7 @@ import pytest
 
 from llm_api.errors import BackendError, ContextOverflow, InvalidRequest
 from llm_api.platform.embedded import limits
-from llm_api.platform.embedded.backend import PREFILL_CHUNK_TOKENS, EmbeddedBackend
+from llm_api.platform.embedded.backend import PREFILL_CHUNK_TOKENS, EmbeddedBackend, llama_build
 from llm_api.platform.embedded.grammar import response_format_gbnf
 from llm_api.platform.embedded.grammar_check import GRAMMAR_CACHE_ENTRIES
 from llm_api.sse import DONE_FRAME
@@ -348,6 +348,47 @@ def test_model_loads_once_under_concurrent_first_use(caplog: pytest.LogCaptureFi
         asyncio.run(both())
     loaded = [r for r in caplog.records if "loaded" in r.getMessage()]
     assert len(loaded) == 1 and "SmolLM2-135M-Instruct" in loaded[0].getMessage()
+
+
+def test_two_backends_loading_at_once_leave_llama_cpp_defaults_restored() -> None:
+    import llama_cpp.llama_cpp as native
+
+    original = native.llama_model_default_params
+    first, second = EmbeddedBackend(n_ctx=512), EmbeddedBackend(n_ctx=512)
+
+    async def both() -> None:
+        await asyncio.gather(first.load(), second.load())  # two worker threads build at once
+        await asyncio.gather(first.aclose(), second.aclose())
+
+    asyncio.run(both())
+    assert native.llama_model_default_params is original
+
+
+def test_a_patched_build_waits_for_the_one_in_progress() -> None:
+    import llama_cpp.llama_cpp as native
+
+    original = native.llama_model_default_params
+    inside, release, seen = threading.Event(), threading.Event(), []
+
+    def build(value: bool, hold: bool) -> None:
+        with llama_build(use_extra_bufts=value):
+            seen.append(native.llama_model_default_params().use_extra_bufts)
+            if hold:
+                inside.set()
+                release.wait(10)
+
+    holder = threading.Thread(target=build, args=(False, True))
+    holder.start()
+    assert inside.wait(10)
+    waiter = threading.Thread(target=build, args=(True, False))
+    waiter.start()
+    waiter.join(0.2)
+    assert waiter.is_alive() and seen == [False]  # blocked until the first build ends
+    release.set()
+    holder.join(10)
+    waiter.join(10)
+    assert seen == [False, True]
+    assert native.llama_model_default_params is original
 
 
 def test_missing_model_file_is_a_clear_error(tmp_path: Any) -> None:
