@@ -43,6 +43,7 @@ class CallPolicy:
             first_token_timeout_s=settings.first_token_timeout_s,
             total_timeout_s=settings.total_timeout_s,
             retries=settings.backend_retries,
+            first_backoff_s=FIRST_BACKOFF_S,  # read now: tests of the whole app shorten it
         )
 
 
