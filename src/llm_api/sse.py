@@ -24,7 +24,7 @@ from typing import Any
 from llm_api.binding.events import DONE as DONE
 from llm_api.binding.events import StreamEvent as StreamEvent
 from llm_api.binding.events import parse_binding_event as parse_binding_event
-from llm_api.errors import BackendError
+from llm_api.errors import ApiError, BackendError, Family
 
 DONE_FRAME = b"data: [DONE]\n\n"
 
@@ -173,3 +173,9 @@ def encode_response(text: str) -> bytes:
         return f'data: {{"response":{json_string(text)}}}\n\n'.encode()
     except UnicodeEncodeError:
         return f'data: {{"response":{encode_basestring_ascii(text)}}}\n\n'.encode()
+
+
+def error_frame(family: Family, error: ApiError) -> bytes:
+    """A failure after a stream started: one in-band event carrying ``family``'s error
+    envelope (the same body a non-streamed answer would have had)."""
+    return encode_data(family.body(error))

@@ -18,11 +18,9 @@ from llm_api.errors import (
     MethodNotAllowed,
     PayloadTooLarge,
     RouteNotFound,
-    error_body,
     error_headers,
     family_for_path,
     is_shareable,
-    status_for,
 )
 
 logger = logging.getLogger("llm_api")
@@ -51,8 +49,8 @@ def render_error(
     family = family_for_path(path)
     error = public_error(error, request_id)
     return JSONResponse(
-        error_body(error, family),
-        status_code=status_for(error, family),
+        family.body(error),
+        status_code=family.status(error),
         headers={**(headers or {}), **error_headers(error)},
     )
 

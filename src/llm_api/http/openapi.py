@@ -10,16 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
 from llm_api.errors import Family
-from llm_api.schemas.errors import NativeError, OpenAIError, V1Error
-
-ENVELOPES: dict[Family, type[BaseModel]] = {
-    Family.NATIVE: NativeError,
-    Family.V1: V1Error,
-    Family.OPENAI: OpenAIError,
-}
 
 #: every route behind a key: refused key, rate limit, internal error, and 503 when the
 #: key store or the rate limiter is down (refused, retryably)
@@ -55,7 +46,7 @@ DESCRIPTIONS = {
 
 def error_responses(family: Family, *statuses: int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for a router or route: ``statuses`` in ``family``'s envelope."""
-    model = ENVELOPES[family]
+    model = family.envelope
     responses: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
         entry: dict[str, Any] = {"model": model, "description": DESCRIPTIONS[status]}

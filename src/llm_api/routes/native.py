@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from llm_api.binding.protocol import Platform
 from llm_api.catalog import MODELS, resolve_model
-from llm_api.errors import ApiError, Family
+from llm_api.errors import NATIVE, ApiError
 from llm_api.http.dependencies import BackendHeaders, PlatformDep
 from llm_api.http.openapi import GENERATION, PROTECTED, error_responses
 from llm_api.http.streaming import sse_response
@@ -27,10 +27,10 @@ from llm_api.services.generation import (
     complete,
     open_stream,
 )
-from llm_api.sse import encode_data, encode_response
+from llm_api.sse import encode_data, encode_response, error_frame
 
 router = APIRouter(
-    prefix="/api/llm", tags=["native"], responses=error_responses(Family.NATIVE, *PROTECTED)
+    prefix=NATIVE.prefix, tags=["native"], responses=error_responses(NATIVE, *PROTECTED)
 )
 
 STREAM_DOC = {
@@ -41,7 +41,7 @@ STREAM_DOC = {
         "content": {"text/event-stream": {}},
     }
 }
-GENERATION_DOC = {**STREAM_DOC, **error_responses(Family.NATIVE, *GENERATION)}
+GENERATION_DOC = {**STREAM_DOC, **error_responses(NATIVE, *GENERATION)}
 
 
 @router.get("/models")
@@ -126,4 +126,4 @@ def _encode_item(item: StreamItem) -> bytes:
 
 
 def _encode_error(error: ApiError) -> bytes:
-    return encode_data({"error": error.message})
+    return error_frame(NATIVE, error)

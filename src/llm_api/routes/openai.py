@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from llm_api.catalog import MODELS, ModelInfo, resolve_model
-from llm_api.errors import Family, InvalidRequest
+from llm_api.errors import OPENAI, InvalidRequest
 from llm_api.http.dependencies import BackendHeaders, PlatformDep
 from llm_api.http.openapi import GENERATION, PROTECTED, error_responses
 from llm_api.http.streaming import sse_response
@@ -25,7 +25,7 @@ from llm_api.services.generation import GenerationRequest, complete, open_stream
 from llm_api.services.openai import ChunkEncoder, completion_object
 
 router = APIRouter(
-    prefix="/v1", tags=["openai"], responses=error_responses(Family.OPENAI, *PROTECTED)
+    prefix=OPENAI.prefix, tags=["openai"], responses=error_responses(OPENAI, *PROTECTED)
 )
 
 #: A fixed creation time for catalog entries (the Workers AI launch), so listings are stable.
@@ -47,7 +47,7 @@ async def list_models() -> ModelList:
     return ModelList(data=[_model_object(model) for model in MODELS])
 
 
-@router.get("/models/{model_id:path}", responses=error_responses(Family.OPENAI, 404))
+@router.get("/models/{model_id:path}", responses=error_responses(OPENAI, 404))
 async def retrieve_model(model_id: str) -> ModelObject:
     """One model, by short or full id."""
     return _model_object(resolve_model(model_id))
@@ -56,7 +56,7 @@ async def retrieve_model(model_id: str) -> ModelObject:
 @router.post(
     "/chat/completions",
     response_model=ChatCompletion,
-    responses={**STREAM_DOC, **error_responses(Family.OPENAI, *GENERATION, 404)},
+    responses={**STREAM_DOC, **error_responses(OPENAI, *GENERATION, 404)},
 )
 async def chat_completions(
     body: ChatCompletionRequest, platform: PlatformDep, headers: BackendHeaders
@@ -65,7 +65,7 @@ async def chat_completions(
     request = to_generation_request(body)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        encoder = ChunkEncoder(request.model.id, include_usage=include_usage, family=Family.OPENAI)
+        encoder = ChunkEncoder(request.model.id, include_usage=include_usage, family=OPENAI)
         items = await open_stream(platform.ai, request)
         return sse_response(items, encoder.encode, encoder.encode_error, headers)
     completion = await complete(platform.ai, request)

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from llm_api.binding.protocol import Platform
 from llm_api.catalog import MODELS, ModelInfo, resolve_model
-from llm_api.errors import Family, InvalidRequest
+from llm_api.errors import NATIVE, InvalidRequest
 from llm_api.http.dependencies import BackendHeaders, PlatformDep
 from llm_api.http.openapi import GENERATION, PROTECTED, error_responses
 from llm_api.schemas.tutor import (
@@ -22,11 +22,11 @@ from llm_api.services.tutor.summary import summarise_session
 from llm_api.services.tutor.topics import conversation_topics
 
 router = APIRouter(
-    prefix="/api/llm", tags=["tutor"], responses=error_responses(Family.NATIVE, *PROTECTED)
+    prefix=NATIVE.prefix, tags=["tutor"], responses=error_responses(NATIVE, *PROTECTED)
 )
 
 #: a 502 here also means the model twice failed to produce a valid answer
-GENERATION_DOC = error_responses(Family.NATIVE, *GENERATION)
+GENERATION_DOC = error_responses(NATIVE, *GENERATION)
 
 
 @router.post("/level-feedback", responses=GENERATION_DOC)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from llm_api.catalog import resolve_model
-from llm_api.errors import Family
+from llm_api.errors import V1
 from llm_api.http.dependencies import BackendHeaders, PlatformDep
 from llm_api.http.openapi import GENERATION, PROTECTED, error_responses
 from llm_api.http.streaming import sse_response
@@ -18,8 +18,8 @@ from llm_api.services.openai import ChunkEncoder, completion_object
 from llm_api.services.prompts import optimize_prompt
 
 #: every v1 route calls the model; an unknown model is a 404
-ERRORS = error_responses(Family.V1, *PROTECTED, *GENERATION, 404)
-router = APIRouter(prefix="/api/v1/llm", tags=["v1"], responses=ERRORS)
+ERRORS = error_responses(V1, *PROTECTED, *GENERATION, 404)
+router = APIRouter(prefix=V1.prefix, tags=["v1"], responses=ERRORS)
 
 
 @router.post("/chat", response_model=ChatCompletion, responses=STREAM_DOC)
@@ -35,7 +35,7 @@ async def chat(body: V1ChatRequest, platform: PlatformDep, headers: BackendHeade
         sampling=sampling,
     )
     if body.stream:
-        encoder = ChunkEncoder(model.id, include_usage=True, family=Family.V1)
+        encoder = ChunkEncoder(model.id, include_usage=True, family=V1)
         items = await open_stream(platform.ai, request)
         return sse_response(items, encoder.encode, encoder.encode_error, headers)
     completion = await complete(platform.ai, request)

@@ -12,11 +12,11 @@ import time
 import uuid
 from typing import Any
 
-from llm_api.errors import ApiError, Family, error_body
+from llm_api.errors import ApiError, Family
 from llm_api.schemas.common import Usage
 from llm_api.schemas.openai import ChatCompletion, Choice, ResponseMessage
 from llm_api.services.generation import Completion, StreamEnd, StreamItem, TextDelta
-from llm_api.sse import encode_data, json_string
+from llm_api.sse import encode_data, error_frame, json_string
 
 
 def new_completion_id() -> str:
@@ -94,7 +94,7 @@ class ChunkEncoder:
         return self._end(item)
 
     def encode_error(self, error: ApiError) -> bytes:
-        return encode_data(error_body(error, self.family))
+        return error_frame(self.family, error)
 
     def _end(self, end: StreamEnd) -> bytes:
         frames = b""
