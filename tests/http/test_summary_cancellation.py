@@ -11,6 +11,7 @@ import pytest
 from llm_api.catalog import resolve_model
 from llm_api.errors import BackendError
 from llm_api.schemas.tutor import SessionSummaryRequest
+from llm_api.services.generation import Caller
 from llm_api.services.tutor import summary
 from tests.http.test_tutor_api import long_transcript
 
@@ -46,7 +47,7 @@ def test_a_failed_summary_cancels_its_parallel_parts() -> None:
     async def run() -> None:
         async with asyncio.timeout(5):
             with pytest.raises(BackendError, match="part 1 failed"):
-                await summary.summarise_session(ai, model, request)
+                await summary.summarise_session(Caller(ai), model, request)
         # Checked at once, before asyncio.run cancels whatever is left at its end.
         assert ai.waiting >= 1  # parts ran in parallel with the failing one
         assert ai.cancelled == ai.waiting  # and none of them is left running

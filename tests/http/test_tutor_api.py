@@ -12,6 +12,7 @@ import pytest
 from llm_api.catalog import resolve_model
 from llm_api.errors import ContextOverflow
 from llm_api.schemas.tutor import SessionSummaryRequest
+from llm_api.services.generation import Caller
 from llm_api.services.tutor import summary, topics
 from tests.support.scripted_ai import ScriptedAI
 from tests.support.tutor_seed import SEED_FEEDBACK, SEED_PARTICIPANTS
@@ -390,7 +391,7 @@ def summarise(ai: ScriptedAI, transcript: str, context_window: int):
     request = SessionSummaryRequest(
         transcript=transcript, duration=600, participants=["Student1", "Teacher1"]
     )
-    return asyncio.run(summary.summarise_session(ai, model, request))
+    return asyncio.run(summary.summarise_session(Caller(ai), model, request))
 
 
 def test_a_transcript_longer_than_the_context_is_summarised_in_parts_and_merged():

@@ -1,16 +1,16 @@
-"""Per-key model permissions and usage recording, around the AI binding.
+"""Per-key model permissions and usage recording, passed explicitly to the services.
 
-The platform dependency wraps the binding in ``AccountedAI`` for an authenticated
-request; the generation service reports usage through ``report_usage`` once it is
-known (at the end of a stream for streams), so every family and endpoint is counted.
+A request's ``Caller`` (services/generation.py) carries an ``Account``: the generation
+service asks it to ``authorize`` the model before any model call and to ``record`` the
+usage once it is known (at the end of a stream for streams), so every family and
+endpoint is checked and counted, whatever wraps the binding.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Protocol
 
-from llm_api.binding.protocol import AIBinding, RunResult, SSEByteStream
 from llm_api.catalog import resolve_model
 from llm_api.errors import Forbidden
 from llm_api.keys import KeyRecord
@@ -19,26 +19,30 @@ from llm_api.usage import UsageStore, utc_day
 logger = logging.getLogger("llm_api.binding.accounted")
 
 
-class AccountedAI:
-    def __init__(self, inner: AIBinding, key: KeyRecord, usage: UsageStore) -> None:
-        self.inner = inner
-        self.key = key
-        self.usage = usage
-        self.engine = inner.engine
+class Account(Protocol):
+    def authorize(self, model: str) -> None:
+        """Raise ``Forbidden`` (403) if this caller may not use ``model``."""
 
-    async def run(
-        self, model: str, inputs: dict[str, Any], options: dict[str, Any] | None = None
-    ) -> RunResult | SSEByteStream:
+    async def record(self, model: str, usage: dict[str, int], *, estimated: bool = False) -> None:
+        """Record ``usage`` (validated by the generation service; ``estimated`` when some
+        of it is our estimate rather than the backend's count). Never raises."""
+
+
+class KeyAccount:
+    """An API key's account: its allowed models, its usage in ``store``."""
+
+    def __init__(self, key: KeyRecord, store: UsageStore) -> None:
+        self.key = key
+        self.store = store
+
+    def authorize(self, model: str) -> None:
         if not self.key.allows_model(model):
             raise Forbidden(f"model: this API key may not use '{model}'", param="model")
-        return await self.inner.run(model, inputs, options)
 
-    async def report_usage(
-        self, model: str, usage: dict[str, int], *, estimated: bool = False
-    ) -> None:
+    async def record(self, model: str, usage: dict[str, int], *, estimated: bool = False) -> None:
         prompt, completion = usage["prompt_tokens"], usage["completion_tokens"]
         try:
-            await self.usage.record(
+            await self.store.record(
                 self.key.key_id,
                 day=utc_day(),
                 prompt_tokens=prompt,
@@ -51,11 +55,14 @@ class AccountedAI:
             logger.exception("could not record usage for key %s", self.key.key_id)
 
 
-async def report_usage(
-    ai: AIBinding, model: str, usage: dict[str, int], *, estimated: bool = False
-) -> None:
-    """Record ``usage`` (validated by the generation service; ``estimated`` when some of
-    it is our estimate rather than the backend's count) if ``ai`` keeps accounts."""
-    reporter = getattr(ai, "report_usage", None)
-    if reporter is not None:
-        await reporter(model, usage, estimated=estimated)
+class _Unmetered:
+    """No key (routes outside the API roots, tests): every model, nothing recorded."""
+
+    def authorize(self, model: str) -> None:
+        return None
+
+    async def record(self, model: str, usage: dict[str, int], *, estimated: bool = False) -> None:
+        return None
+
+
+UNMETERED: Account = _Unmetered()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, MutableMapping
+from collections.abc import AsyncGenerator, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -18,8 +18,9 @@ RunResult = dict[str, Any]
 
 #: ... and this for ``inputs["stream"] = True``: SSE bytes, chunked anyhow —
 #: ``data: {"response": "..."}`` per token, a final event with ``usage`` (and
-#: ``tool_calls``/``finish_reason`` when known), then ``data: [DONE]``.
-SSEByteStream = AsyncIterator[bytes]
+#: ``tool_calls``/``finish_reason`` when known), then ``data: [DONE]``. An async
+#: generator, so a reader that stops early closes it with ``aclose()``.
+SSEByteStream = AsyncGenerator[bytes, None]
 
 
 @runtime_checkable

@@ -11,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llm_api.binding.protocol import AIBinding, RunResult, SSEByteStream
 from llm_api.binding.watchdog import Watchdog
 from llm_api.errors import BackendError, BackendTimeout, InvalidModelOutput
+
+if TYPE_CHECKING:
+    from llm_api.settings import Settings
 
 logger = logging.getLogger("llm_api.binding.resilient")
 
@@ -31,13 +34,32 @@ class CallPolicy:
     first_token_timeout_s: float = 60.0
     total_timeout_s: float = 300.0
     retries: int = 2
+    #: the wait before the first retry; it doubles for each further one
+    first_backoff_s: float = FIRST_BACKOFF_S
+
+    @classmethod
+    def of(cls, settings: Settings) -> CallPolicy:
+        return cls(
+            first_token_timeout_s=settings.first_token_timeout_s,
+            total_timeout_s=settings.total_timeout_s,
+            retries=settings.backend_retries,
+        )
 
 
 class ResilientAI:
-    def __init__(self, inner: AIBinding, policy: CallPolicy) -> None:
+    """``sleep`` waits between retries (tests pass one that records the waits)."""
+
+    def __init__(
+        self,
+        inner: AIBinding,
+        policy: CallPolicy,
+        *,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
         self.inner = inner
         self.policy = policy
         self.engine = inner.engine
+        self._sleep = sleep
 
     async def run(
         self, model: str, inputs: dict[str, Any], options: dict[str, Any] | None = None
@@ -48,12 +70,12 @@ class ResilientAI:
             try:
                 return await self._attempt(model, inputs, options, deadline)
             except BackendError as error:
-                wait = _retry_wait(error, attempt)
+                wait = _retry_wait(error, attempt, self.policy.first_backoff_s)
                 if attempt >= self.policy.retries or wait is None or _left(deadline) <= wait:
                     raise
                 attempt += 1
                 logger.warning("retrying %s after %s (attempt %d)", model, error.message, attempt)
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
 
     async def _attempt(
         self, model: str, inputs: dict[str, Any], options: dict[str, Any] | None, deadline: float
@@ -70,14 +92,12 @@ class ResilientAI:
         except StopAsyncIteration:
             return _replay(b"", stream, deadline)
         except BaseException:
-            await _close(stream)
+            await stream.aclose()
             raise
         return _replay(first, stream, deadline)
 
 
-async def _replay(
-    first: bytes, rest: AsyncIterator[bytes], deadline: float
-) -> AsyncIterator[bytes]:
+async def _replay(first: bytes, rest: SSEByteStream, deadline: float) -> SSEByteStream:
     watchdog: Watchdog | None = None
     try:
         if first:
@@ -103,7 +123,7 @@ async def _replay(
     finally:
         if watchdog is not None:
             watchdog.close()
-        await _close(rest)
+        await rest.aclose()
 
 
 async def _within(awaitable: Any, deadline: float, what: str) -> Any:
@@ -120,10 +140,10 @@ def _too_long(what: str) -> BackendTimeout:
     return BackendTimeout(f"the model backend took too long to produce {what}")
 
 
-def _retry_wait(error: BackendError, attempt: int) -> float | None:
+def _retry_wait(error: BackendError, attempt: int, first_backoff_s: float) -> float | None:
     if not error.retryable or isinstance(error, InvalidModelOutput):
         return None
-    wait = FIRST_BACKOFF_S * (2**attempt)
+    wait = first_backoff_s * (2**attempt)
     if error.retry_after is not None:
         wait = max(wait, error.retry_after)
     return wait if wait <= MAX_RETRY_WAIT_S else None
@@ -131,9 +151,3 @@ def _retry_wait(error: BackendError, attempt: int) -> float | None:
 
 def _left(deadline: float) -> float:
     return deadline - time.monotonic()
-
-
-async def _close(stream: Any) -> None:
-    close = getattr(stream, "aclose", None)
-    if close is not None:
-        await close()

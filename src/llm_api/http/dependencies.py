@@ -1,44 +1,50 @@
-"""FastAPI dependencies: how a handler gets the platform and the caller's key."""
+"""FastAPI dependencies: how a handler gets the platform, its settings, the caller."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
 
-from llm_api.binding.accounted import AccountedAI
+from llm_api.binding.accounted import UNMETERED, Account, KeyAccount
 from llm_api.binding.protocol import AIBinding, Platform
 from llm_api.binding.resilient import CallPolicy, ResilientAI
 from llm_api.errors import Unauthorized
 from llm_api.http.auth import AdmittedAI
 from llm_api.keys import KeyRecord
+from llm_api.services.generation import Caller
+from llm_api.settings import Settings
 
 
 async def get_platform(request: Request) -> Platform:
-    """The request's platform. Its AI binding has timeouts and retries, and for an
-    authenticated caller checks the key's allowed models, counts the request against the
-    key's rate limit (once, before the first model call) and records its usage.
+    """The request's platform, as the host built it.
 
     ``async`` although it never awaits: FastAPI runs a plain ``def`` dependency in a
     worker thread, which costs more CPU than the whole rest of a request (bench/cpu.py).
     """
     platform: Platform = request.app.state.platform_provider(request.scope)
-    settings = platform.settings
-    policy = CallPolicy(
-        first_token_timeout_s=settings.first_token_timeout_s,
-        total_timeout_s=settings.total_timeout_s,
-        retries=settings.backend_retries,
-    )
-    ai: AIBinding = ResilientAI(platform.ai, policy)
+    return platform
+
+
+PlatformDep = Annotated[Platform, Depends(get_platform)]
+
+
+async def get_settings(platform: PlatformDep) -> Settings:
+    return platform.settings
+
+
+async def get_caller(request: Request, platform: PlatformDep) -> Caller:
+    """Who generates for this request: the platform's binding with timeouts and retries,
+    counted against the key's rate limit (once, before the first model call), and the
+    key's account, which checks its allowed models and records its usage."""
+    ai: AIBinding = ResilientAI(platform.ai, CallPolicy.of(platform.settings))
     state = request.scope.get("state", {})
     admission = state.get("admission")
     if admission is not None:  # counted against the key's limit at the first model call
         ai = AdmittedAI(ai, admission)
     key = state.get("api_key")
-    if key is not None:
-        ai = AccountedAI(ai, key, platform.usage)
-    return replace(platform, ai=ai)
+    account: Account = UNMETERED if key is None else KeyAccount(key, platform.usage)
+    return Caller(ai, account)
 
 
 async def get_api_key(request: Request) -> KeyRecord:
@@ -48,7 +54,8 @@ async def get_api_key(request: Request) -> KeyRecord:
     return key
 
 
-PlatformDep = Annotated[Platform, Depends(get_platform)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+CallerDep = Annotated[Caller, Depends(get_caller)]
 ApiKeyDep = Annotated[KeyRecord, Depends(get_api_key)]
 
 

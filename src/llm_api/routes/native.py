@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from llm_api.binding.protocol import Platform
 from llm_api.catalog import MODELS, resolve_model
 from llm_api.errors import NATIVE, ApiError
-from llm_api.http.dependencies import BackendHeaders, PlatformDep
+from llm_api.http.dependencies import BackendHeaders, CallerDep, PlatformDep
 from llm_api.http.openapi import GENERATION, PROTECTED, error_responses
 from llm_api.http.streaming import sse_response
 from llm_api.schemas.native import (
@@ -21,6 +20,7 @@ from llm_api.schemas.native import (
     Usage,
 )
 from llm_api.services.generation import (
+    Caller,
     GenerationRequest,
     StreamItem,
     TextDelta,
@@ -64,7 +64,7 @@ async def list_models() -> ModelsResponse:
 
 @router.post("/generate", responses=GENERATION_DOC)
 async def generate(
-    body: GenerateRequest, platform: PlatformDep, headers: BackendHeaders
+    body: GenerateRequest, platform: PlatformDep, caller: CallerDep, headers: BackendHeaders
 ) -> GenerateResponse:
     """Generate text from a prompt."""
     request = GenerationRequest(
@@ -73,14 +73,14 @@ async def generate(
         sampling=body.sampling(),
     )
     if body.stream:
-        return await _stream(platform, request, headers)  # type: ignore[return-value]
-    result = await complete(platform.ai, request)
+        return await _stream(caller, request, headers)  # type: ignore[return-value]
+    result = await complete(caller, request)
     return GenerateResponse(text=result.text, model=request.model.id, usage=Usage(**result.usage))
 
 
 @router.post("/chat/completions", responses=GENERATION_DOC, response_model_exclude_none=True)
 async def chat_completions(
-    body: ChatRequest, platform: PlatformDep, headers: BackendHeaders
+    body: ChatRequest, platform: PlatformDep, caller: CallerDep, headers: BackendHeaders
 ) -> ChatResponse:
     """Chat with conversation history, JSON mode and function calling."""
     request = GenerationRequest(
@@ -92,8 +92,8 @@ async def chat_completions(
         response_format=body.response_format.to_binding() if body.response_format else None,
     )
     if body.stream:
-        return await _stream(platform, request, headers)  # type: ignore[return-value]
-    result = await complete(platform.ai, request)
+        return await _stream(caller, request, headers)  # type: ignore[return-value]
+    result = await complete(caller, request)
     return ChatResponse(
         text=result.text,
         model=request.model.id,
@@ -109,10 +109,8 @@ def _tool_choice(body: ChatRequest) -> object:
     return choice.model_dump()
 
 
-async def _stream(
-    platform: Platform, request: GenerationRequest, headers: dict[str, str]
-) -> Response:
-    items = await open_stream(platform.ai, request)
+async def _stream(caller: Caller, request: GenerationRequest, headers: dict[str, str]) -> Response:
+    items = await open_stream(caller, request)
     return sse_response(items, _encode_item, _encode_error, headers)
 
 

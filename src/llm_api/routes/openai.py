@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from llm_api.catalog import MODELS, ModelInfo, resolve_model
 from llm_api.errors import OPENAI, InvalidRequest
-from llm_api.http.dependencies import BackendHeaders, PlatformDep
+from llm_api.http.dependencies import BackendHeaders, CallerDep, PlatformDep
 from llm_api.http.openapi import GENERATION, PROTECTED, error_responses
 from llm_api.http.streaming import sse_response
 from llm_api.schemas.openai import (
@@ -59,16 +59,16 @@ async def retrieve_model(model_id: str) -> ModelObject:
     responses={**STREAM_DOC, **error_responses(OPENAI, *GENERATION, 404)},
 )
 async def chat_completions(
-    body: ChatCompletionRequest, platform: PlatformDep, headers: BackendHeaders
+    body: ChatCompletionRequest, platform: PlatformDep, caller: CallerDep, headers: BackendHeaders
 ) -> Response:
     """Create a chat completion (streamed with `stream: true`)."""
     request = to_generation_request(body)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         encoder = ChunkEncoder(request.model.id, include_usage=include_usage, family=OPENAI)
-        items = await open_stream(platform.ai, request)
+        items = await open_stream(caller, request)
         return sse_response(items, encoder.encode, encoder.encode_error, headers)
-    completion = await complete(platform.ai, request)
+    completion = await complete(caller, request)
     # Already dumped from the ChatCompletion model; returned as is, because FastAPI's
     # response_model pass would add `tool_calls: null` to a message without calls.
     return JSONResponse(completion_object(completion, request.model.id), headers=headers)

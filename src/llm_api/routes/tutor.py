@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from llm_api.binding.protocol import Platform
 from llm_api.catalog import MODELS, ModelInfo, resolve_model
 from llm_api.errors import NATIVE, InvalidRequest
-from llm_api.http.dependencies import BackendHeaders, PlatformDep
+from llm_api.http.dependencies import BackendHeaders, CallerDep, PlatformDep
 from llm_api.http.openapi import GENERATION, PROTECTED, error_responses
 from llm_api.schemas.tutor import (
     ConversationTopicsRequest,
@@ -31,32 +31,32 @@ GENERATION_DOC = error_responses(NATIVE, *GENERATION)
 
 @router.post("/level-feedback", responses=GENERATION_DOC)
 async def feedback(
-    body: LevelFeedbackRequest, platform: PlatformDep, _: BackendHeaders
+    body: LevelFeedbackRequest, platform: PlatformDep, caller: CallerDep, _: BackendHeaders
 ) -> LevelFeedbackResponse:
     """Feedback on an assessment in five sections: Overall Assessment, Strengths, Areas for
     Improvement, Study Recommendations and Next Steps to the next CEFR level. Strengths and
     areas for improvement are the highest and lowest scores, quoted with their values."""
-    return await level_feedback(platform.ai, _model(body.model, platform), body)
+    return await level_feedback(caller, _model(body.model, platform), body)
 
 
 @router.post("/conversation-topics", responses=GENERATION_DOC)
 async def topics(
-    body: ConversationTopicsRequest, platform: PlatformDep, _: BackendHeaders
+    body: ConversationTopicsRequest, platform: PlatformDep, caller: CallerDep, _: BackendHeaders
 ) -> ConversationTopicsResponse:
     """`count` distinct conversation questions for the level, each about one of the
     interests, written in `language`."""
-    return await conversation_topics(platform.ai, _model(body.model, platform), body)
+    return await conversation_topics(caller, _model(body.model, platform), body)
 
 
 @router.post("/session-summary", responses=GENERATION_DOC)
 async def session_summary(
-    body: SessionSummaryRequest, platform: PlatformDep, _: BackendHeaders
+    body: SessionSummaryRequest, platform: PlatformDep, caller: CallerDep, _: BackendHeaders
 ) -> SessionSummaryResponse:
     """Key points, vocabulary, grammar and suggestions from a lesson transcript.
     `speakingTime` is counted from the transcript's speaker labels, not generated;
     `vocabularyUsed` holds only words the transcript contains. Transcripts longer than the
     model's context are summarised in parts and merged."""
-    return await summarise_session(platform.ai, _model(body.model, platform), body)
+    return await summarise_session(caller, _model(body.model, platform), body)
 
 
 def _model(requested: str | None, platform: Platform) -> ModelInfo:

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from llm_api.catalog import resolve_model
 from llm_api.errors import V1
-from llm_api.http.dependencies import BackendHeaders, PlatformDep
+from llm_api.http.dependencies import BackendHeaders, CallerDep, PlatformDep
 from llm_api.http.openapi import GENERATION, PROTECTED, error_responses
 from llm_api.http.streaming import sse_response
 from llm_api.routes.openai import STREAM_DOC
@@ -23,7 +23,9 @@ router = APIRouter(prefix=V1.prefix, tags=["v1"], responses=ERRORS)
 
 
 @router.post("/chat", response_model=ChatCompletion, responses=STREAM_DOC)
-async def chat(body: V1ChatRequest, platform: PlatformDep, headers: BackendHeaders) -> Response:
+async def chat(
+    body: V1ChatRequest, platform: PlatformDep, caller: CallerDep, headers: BackendHeaders
+) -> Response:
     """Chat completion in the `chat.completion` shape; `stream: true` streams OpenAI chunks."""
     model = resolve_model(body.model or platform.settings.default_model)
     sampling: dict[str, object] = {"temperature": body.temperature}
@@ -36,17 +38,17 @@ async def chat(body: V1ChatRequest, platform: PlatformDep, headers: BackendHeade
     )
     if body.stream:
         encoder = ChunkEncoder(model.id, include_usage=True, family=V1)
-        items = await open_stream(platform.ai, request)
+        items = await open_stream(caller, request)
         return sse_response(items, encoder.encode, encoder.encode_error, headers)
-    completion = await complete(platform.ai, request)
+    completion = await complete(caller, request)
     return JSONResponse(completion_object(completion, model.id), headers=headers)
 
 
 @router.post("/optimize-prompt")
 async def optimize(
-    body: OptimizePromptRequest, platform: PlatformDep, _: BackendHeaders
+    body: OptimizePromptRequest, platform: PlatformDep, caller: CallerDep, _: BackendHeaders
 ) -> OptimizePromptResponse:
     """Rewrite a prompt for image or video generation, with composition/lighting/lens or
     motion/camera/duration cues."""
     model = resolve_model(platform.settings.fast_model)
-    return await optimize_prompt(platform.ai, model, body)
+    return await optimize_prompt(caller, model, body)

@@ -1,17 +1,18 @@
 """The one generation engine behind every API family.
 
 Routes turn their wire request into a ``GenerationRequest``; this module checks it
-against the model, calls the AI binding, and returns a ``Completion`` or a stream of
-``TextDelta`` items ending in one ``StreamEnd``. Wire formats are the routes' business.
+against the model and the caller's account, calls the caller's AI binding, records the
+usage, and returns a ``Completion`` or a stream of ``TextDelta`` items ending in one
+``StreamEnd``. Wire formats are the routes' business.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm_api.binding.accounted import report_usage
+from llm_api.binding.accounted import UNMETERED, Account
 from llm_api.binding.answers import (
     CHARS_PER_TOKEN_LOW_ESTIMATE,
     answer_of,
@@ -25,6 +26,14 @@ from llm_api.binding.protocol import AIBinding
 from llm_api.catalog import ModelInfo
 from llm_api.errors import BackendError, ContextOverflow, InvalidRequest
 from llm_api.sse import iter_sse_data, parse_binding_event
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who generates: the AI binding to call and the account that authorizes and records."""
+
+    ai: AIBinding
+    account: Account = UNMETERED
 
 
 @dataclass(slots=True)
@@ -82,9 +91,10 @@ class StreamEnd:
 StreamItem = TextDelta | StreamEnd
 
 
-def check_request(request: GenerationRequest) -> None:
-    """Refuse what the chosen model cannot do, before any model call (400s), and cap
-    ``max_tokens`` to the room the prompt leaves in the model's context window."""
+def check_request(caller: Caller, request: GenerationRequest) -> None:
+    """Refuse what the chosen model cannot do (400s) or the caller may not use (403),
+    before any model call, and cap ``max_tokens`` to the room the prompt leaves in the
+    model's context window."""
     model = request.model
     if request.tools and not model.supports_tools:
         raise InvalidRequest(
@@ -104,14 +114,15 @@ def check_request(request: GenerationRequest) -> None:
     room = model.context_window - estimated
     if max_tokens is not None and max_tokens > room:
         request.sampling["max_tokens"] = room
+    caller.account.authorize(model.id)
 
 
-async def complete(ai: AIBinding, request: GenerationRequest) -> Completion:
-    check_request(request)
-    result = await ai.run(request.model.id, request.binding_inputs(stream=False))
+async def complete(caller: Caller, request: GenerationRequest) -> Completion:
+    check_request(caller, request)
+    result = await caller.ai.run(request.model.id, request.binding_inputs(stream=False))
     text, tool_calls = answer_of(result)
     usage, estimated = _usage(result.get("usage"), request, text, tool_calls)
-    await report_usage(ai, request.model.id, usage, estimated=estimated)
+    await caller.account.record(request.model.id, usage, estimated=estimated)
     text, tool_calls = well_formed(text), well_formed_calls(tool_calls)
     completion = Completion(
         text=text,
@@ -124,11 +135,11 @@ async def complete(ai: AIBinding, request: GenerationRequest) -> Completion:
     return completion
 
 
-async def open_stream(ai: AIBinding, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+async def open_stream(caller: Caller, request: GenerationRequest) -> AsyncIterator[StreamItem]:
     """Start a stream and wait for its first item, so early failures still raise here
     (and get a real HTTP status) instead of after the response has started."""
-    check_request(request)
-    items = _stream_items(ai, request)
+    check_request(caller, request)
+    items = _stream_items(caller, request)
     try:
         first = await anext(items)
     except BaseException:
@@ -137,24 +148,28 @@ async def open_stream(ai: AIBinding, request: GenerationRequest) -> AsyncIterato
     return _prepend(first, items)
 
 
-async def _prepend(first: StreamItem, rest: AsyncIterator[StreamItem]) -> AsyncIterator[StreamItem]:
+async def _prepend(
+    first: StreamItem, rest: AsyncGenerator[StreamItem, None]
+) -> AsyncIterator[StreamItem]:
     try:
         yield first
         async for item in rest:
             yield item
     finally:
-        await rest.aclose()  # type: ignore[attr-defined]
+        await rest.aclose()
 
 
-async def _stream_items(ai: AIBinding, request: GenerationRequest) -> AsyncIterator[StreamItem]:
-    upstream = await ai.run(request.model.id, request.binding_inputs(stream=True))
+async def _stream_items(
+    caller: Caller, request: GenerationRequest
+) -> AsyncGenerator[StreamItem, None]:
+    upstream = await caller.ai.run(request.model.id, request.binding_inputs(stream=True))
     if isinstance(upstream, dict):
         # A backend may answer a stream request in one piece; replay it as a stream.
         text, calls = answer_of(upstream)
         if text:
             yield TextDelta(text)
         usage, estimated = _usage(upstream.get("usage"), request, text, calls)
-        await report_usage(ai, request.model.id, usage, estimated=estimated)
+        await caller.account.record(request.model.id, usage, estimated=estimated)
         finish = _finish_reason(upstream.get("finish_reason"), calls, usage, request)
         yield StreamEnd(usage=usage, finish_reason=finish, tool_calls=calls)
         return
@@ -186,13 +201,11 @@ async def _stream_items(ai: AIBinding, request: GenerationRequest) -> AsyncItera
                 else:
                     whole_calls.append(call)
     finally:
-        await events.aclose()  # type: ignore[attr-defined]
-        close = getattr(upstream, "aclose", None)
-        if close is not None:
-            await close()
+        await events.aclose()
+        await upstream.aclose()
     calls = whole_calls + [_joined_call(call_fragments[i]) for i in sorted(call_fragments)]
     usage, estimated = _usage(usage_seen, request, "".join(text_parts), calls)
-    await report_usage(ai, request.model.id, usage, estimated=estimated)
+    await caller.account.record(request.model.id, usage, estimated=estimated)
     finish = _finish_reason(finish_seen, calls, usage, request)
     yield StreamEnd(usage=usage, finish_reason=finish, tool_calls=calls)
 

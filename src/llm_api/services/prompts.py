@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from llm_api.binding.protocol import AIBinding
 from llm_api.catalog import ModelInfo
 from llm_api.schemas.v1 import OptimizePromptRequest, OptimizePromptResponse
+from llm_api.services.generation import Caller
 from llm_api.services.structured import as_data, generate_structured
 
 #: word budget of the subject when enhance_details is false (the cues are kept)
@@ -43,7 +43,7 @@ INSTRUCTIONS = {
 
 
 async def optimize_prompt(
-    ai: AIBinding, model: ModelInfo, request: OptimizePromptRequest
+    caller: Caller, model: ModelInfo, request: OptimizePromptRequest
 ) -> OptimizePromptResponse:
     cue_type: type[ImageCues] | type[VideoCues] = (
         ImageCues if request.type == "image" else VideoCues
@@ -57,7 +57,7 @@ async def optimize_prompt(
     if request.style:
         data += "\n" + as_data("Requested style", request.style)
     cues = await generate_structured(
-        ai, model, cue_type, instructions=instructions, data=data, check=_not_blank
+        caller, model, cue_type, instructions=instructions, data=data, check=_not_blank
     )
     return assemble(request, cues)
 

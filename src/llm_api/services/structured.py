@@ -20,10 +20,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from llm_api.binding.protocol import AIBinding
 from llm_api.catalog import ModelInfo
 from llm_api.errors import InvalidModelOutput
-from llm_api.services.generation import GenerationRequest, complete
+from llm_api.services.generation import Caller, GenerationRequest, complete
 
 logger = logging.getLogger("llm_api.structured")
 
@@ -43,7 +42,7 @@ def as_data(label: str, text: str) -> str:
 
 
 async def generate_structured(
-    ai: AIBinding,
+    caller: Caller,
     model: ModelInfo,
     output_type: type[Output],
     *,
@@ -82,7 +81,7 @@ async def generate_structured(
             response_format={"type": "json_schema", "json_schema": schema},
         )
         try:
-            completion = await complete(ai, request)
+            completion = await complete(caller, request)
             text = completion.text
         except InvalidModelOutput as exc:
             text, problems = "", [exc.message]

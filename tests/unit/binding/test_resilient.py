@@ -96,18 +96,54 @@ class FlakyAI:
         return {"response": "ok", "usage": None}
 
 
+class Waits:
+    """A ``sleep`` for ResilientAI that records each wait instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def resilient(inner: Any, waits: Waits, **policy: Any) -> ResilientAI:
+    return ResilientAI(inner, CallPolicy(**policy), sleep=waits)
+
+
 def test_retryable_faults_are_retried_with_backoff_then_succeed():
-    flaky = FlakyAI([BackendBusy("busy"), BackendTimeout("slow")])
-    result = run(ResilientAI(flaky, CallPolicy(retries=2)).run("m", {"prompt": "x"}))
+    flaky, waits = FlakyAI([BackendBusy("busy"), BackendTimeout("slow")]), Waits()
+    result = run(resilient(flaky, waits, retries=2).run("m", {"prompt": "x"}))
     assert result["response"] == "ok"
     assert flaky.calls == 3
+    assert waits.waits == [0.25, 0.5]  # FIRST_BACKOFF_S, doubled
 
 
 def test_retries_stop_after_the_configured_number():
-    flaky = FlakyAI([BackendBusy("busy")] * 3)
+    flaky, waits = FlakyAI([BackendBusy("busy")] * 3), Waits()
     with pytest.raises(BackendBusy):
-        run(ResilientAI(flaky, CallPolicy(retries=2)).run("m", {"prompt": "x"}))
+        run(resilient(flaky, waits, retries=2).run("m", {"prompt": "x"}))
     assert flaky.calls == 3
+    assert waits.waits == [0.25, 0.5]
+
+
+def test_backoff_doubles_from_the_policys_first_wait():
+    flaky, waits = FlakyAI([BackendBusy("busy")] * 4), Waits()
+    run(resilient(flaky, waits, retries=4, first_backoff_s=0.1).run("m", {"prompt": "x"}))
+    assert waits.waits == [0.1, 0.2, 0.4, 0.8]
+
+
+def test_a_backends_retry_after_is_waited_when_longer_than_the_backoff():
+    errors = [BackendBusy("busy", retry_after=2.0), BackendBusy("busy", retry_after=0.1)]
+    flaky, waits = FlakyAI(errors), Waits()
+    run(resilient(flaky, waits, retries=2).run("m", {"prompt": "x"}))
+    assert waits.waits == [2.0, 0.5]  # the longer of the two, each time
+
+
+def test_no_retry_when_the_wait_would_pass_the_total_deadline():
+    flaky, waits = FlakyAI([BackendBusy("busy", retry_after=2.0)]), Waits()
+    with pytest.raises(BackendBusy):
+        run(resilient(flaky, waits, retries=2, total_timeout_s=1.0).run("m", {"prompt": "x"}))
+    assert flaky.calls == 1 and waits.waits == []
 
 
 @pytest.mark.parametrize(
@@ -119,10 +155,10 @@ def test_retries_stop_after_the_configured_number():
     ],
 )
 def test_faults_a_retry_cannot_fix_are_not_retried(error):
-    flaky = FlakyAI([error])
+    flaky, waits = FlakyAI([error]), Waits()
     with pytest.raises(BackendError):
-        run(ResilientAI(flaky, CallPolicy(retries=2)).run("m", {"prompt": "x"}))
-    assert flaky.calls == 1
+        run(resilient(flaky, waits, retries=2).run("m", {"prompt": "x"}))
+    assert flaky.calls == 1 and waits.waits == []
 
 
 def test_a_stream_is_never_retried_after_its_first_token(platform, api_key, ai):

@@ -27,6 +27,7 @@ from llm_api.errors import ApiError, BackendError
 from llm_api.platform.remote import openai as remote_openai
 from llm_api.platform.remote import workers_ai as remote_workers_ai
 from llm_api.services.generation import (
+    Caller,
     Completion,
     GenerationRequest,
     StreamEnd,
@@ -204,7 +205,7 @@ def test_the_openai_backend_reads_any_chunk_stream_or_fails_with_a_502(payloads:
 @given(PAYLOADS)
 def test_the_generation_service_answers_any_result_or_fails_with_a_502(payload: Any) -> None:
     try:
-        completion = asyncio.run(complete(StaticAI(payload), request()))
+        completion = asyncio.run(complete(Caller(StaticAI(payload)), request()))
     except ApiError as error:
         check_502(error)
         return
@@ -216,7 +217,7 @@ def test_the_generation_service_answers_any_result_or_fails_with_a_502(payload: 
 
 
 async def read_stream(frames: list[bytes]) -> list[Any]:
-    items = await open_stream(StaticAI(frames=frames), request())
+    items = await open_stream(Caller(StaticAI(frames=frames)), request())
     encoder = ChunkEncoder(MODEL.id, include_usage=True, family=None)  # type: ignore[arg-type]
     out = []
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from llm_api.binding.protocol import AIBinding, Platform
 from llm_api.platform.local.state import SqliteKeyStore, SqliteUsageStore, state_db_path
@@ -15,6 +16,15 @@ from llm_api.ratelimit import InProcessLimiter
 from llm_api.settings import ConfigError, Settings
 
 BACKENDS = ("embedded", "workers-ai", "openai")
+
+
+class LocalBackend(AIBinding, Protocol):
+    """A backend this host starts and stops: ``load`` before serving (the embedded model
+    loads its weights; a remote backend has nothing to do), ``aclose`` at shutdown."""
+
+    async def load(self) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +36,7 @@ class LocalOptions:
     state_dir: Path = Path(".state")  # keys and usage (SQLite)
 
 
-def build_backend(options: LocalOptions, env: Mapping[str, str]) -> AIBinding:
+def build_backend(options: LocalOptions, env: Mapping[str, str]) -> LocalBackend:
     if options.backend == "embedded":
         from llm_api.platform.embedded.backend import EmbeddedBackend
 

@@ -47,6 +47,9 @@ class RemoteBackend:
             self._client = UpstreamClient(self.timeout)
         return self._client
 
+    async def load(self) -> None:
+        """Nothing to load: the client opens on first use, inside the serving loop."""
+
     async def aclose(self) -> None:
         client, self._client = self._client, None
         if client is not None:

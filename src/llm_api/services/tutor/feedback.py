@@ -14,9 +14,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from llm_api.binding.protocol import AIBinding
 from llm_api.catalog import ModelInfo
 from llm_api.schemas.tutor import Analysis, CefrLevel, LevelFeedbackRequest, LevelFeedbackResponse
+from llm_api.services.generation import Caller
 from llm_api.services.structured import generate_structured
 from llm_api.services.tutor import scores
 from llm_api.services.tutor.levels import LEVEL_NAMES, next_goal, next_level
@@ -94,12 +94,12 @@ EXAMPLE = json.dumps(
 
 
 async def level_feedback(
-    ai: AIBinding, model: ModelInfo, request: LevelFeedbackRequest
+    caller: Caller, model: ModelInfo, request: LevelFeedbackRequest
 ) -> LevelFeedbackResponse:
     analysis = request.analysis.model_dump()
     level = request.level
     wording = await generate_structured(
-        ai,
+        caller,
         model,
         FeedbackWording,
         instructions=INSTRUCTIONS,

@@ -20,10 +20,10 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, create_model
 
-from llm_api.binding.protocol import AIBinding
 from llm_api.catalog import ModelInfo
 from llm_api.errors import ContextOverflow
 from llm_api.schemas.tutor import SessionSummaryRequest, SessionSummaryResponse
+from llm_api.services.generation import Caller
 from llm_api.services.structured import as_data, generate_structured
 from llm_api.services.tutor.speaking_time import speaking_time
 from llm_api.services.tutor.vocabulary import Transcript, used_vocabulary
@@ -108,7 +108,7 @@ class PartNotes:
 
 
 async def summarise_session(
-    ai: AIBinding, model: ModelInfo, request: SessionSummaryRequest
+    caller: Caller, model: ModelInfo, request: SessionSummaryRequest
 ) -> SessionSummaryResponse:
     transcript = request.transcript
     parts = split_transcript(transcript, part_chars(model))
@@ -117,7 +117,7 @@ async def summarise_session(
     async def notes_for(index: int, part: str) -> list[PartNotes]:
         label = f"Transcript, part {index + 1} of {len(parts)}" if len(parts) > 1 else "Transcript"
         async with limit:
-            return await _part_notes(ai, model, request, part, label)
+            return await _part_notes(caller, model, request, part, label)
 
     found = await all_or_none(notes_for(i, part) for i, part in enumerate(parts))
     return merge(
@@ -174,7 +174,7 @@ def _boundary(window: str, earliest: int) -> int:
 
 
 async def _part_notes(
-    ai: AIBinding,
+    caller: Caller,
     model: ModelInfo,
     request: SessionSummaryRequest,
     part: str,
@@ -191,7 +191,7 @@ async def _part_notes(
     candidates = Transcript(part, request.participants).candidates(MAX_CANDIDATE_WORDS)
     try:
         notes = await generate_structured(
-            ai,
+            caller,
             model,
             notes_model(candidates),
             instructions=INSTRUCTIONS,
@@ -208,7 +208,7 @@ async def _part_notes(
             ) from exc
         halves = split_transcript(part, math.ceil(len(part) / 2 * 1.1))
         found = [
-            await _part_notes(ai, model, request, half, label, resplits + 1) for half in halves
+            await _part_notes(caller, model, request, half, label, resplits + 1) for half in halves
         ]
         return [notes for half in found for notes in half]
     return [PartNotes(notes, len(part))]

@@ -14,9 +14,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from llm_api.binding.protocol import AIBinding
 from llm_api.catalog import ModelInfo
 from llm_api.schemas.tutor import ConversationTopicsRequest, ConversationTopicsResponse
+from llm_api.services.generation import Caller
 from llm_api.services.structured import as_data, generate_structured
 from llm_api.services.tutor.levels import CAN_DO, LEVEL_NAMES
 from llm_api.services.tutor.wording import comparable, distinct, one_line, sentence
@@ -58,7 +58,7 @@ def topics_model(share: dict[str, int]) -> type[BaseModel]:
 
 
 async def conversation_topics(
-    ai: AIBinding, model: ModelInfo, request: ConversationTopicsRequest
+    caller: Caller, model: ModelInfo, request: ConversationTopicsRequest
 ) -> ConversationTopicsResponse:
     interests = distinct(request.interests, key=str.casefold)
     count = request.count
@@ -77,7 +77,7 @@ async def conversation_topics(
         ]
     )
     answer = await generate_structured(
-        ai,
+        caller,
         model,
         topics_model(share),
         instructions=instructions,
