@@ -8,6 +8,8 @@ OpenAPI document shows.
 
 from __future__ import annotations
 
+import copy
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +28,8 @@ from llm_api.schemas.errors import (
     V1ErrorBody,
     V1ErrorDetails,
 )
+
+logger = logging.getLogger("llm_api")
 
 
 class ApiError(Exception):
@@ -215,6 +219,25 @@ def is_shareable(text: str) -> bool:
     """Whether an upstream's error text may be shown to clients: its own words about the
     request, not its file system or stack."""
     return bool(text.strip()) and _INSIDES.search(text) is None
+
+
+def public_error(error: ApiError, request_id: str | None = None) -> ApiError:
+    """``error`` as a client may see it. What a backend said that is not for clients (its
+    ``detail``, or a message showing file paths or a traceback) is logged with the
+    request id, and the client gets a generic message with that id instead."""
+    leaky = isinstance(error, BackendError) and not is_shareable(error.message)
+    if error.detail is None and not leaky:
+        return error
+    logger.warning(
+        "request %s: %s (%s)", request_id or "-", error.message, error.detail or "withheld"
+    )
+    public = copy.copy(error)
+    message = "The model backend failed" if leaky else error.message
+    if request_id:
+        message += f"; quote request id {request_id} when reporting it"
+    public.message = message
+    public.detail = None
+    return public
 
 
 @dataclass(frozen=True, slots=True)

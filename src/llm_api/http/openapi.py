@@ -1,4 +1,5 @@
-"""The error answers of each route, for the OpenAPI document.
+"""What the OpenAPI document says beyond the models: each route's error answers, and
+the event streams of the generation routes.
 
 Routers pass ``error_responses(family, *statuses)`` as ``responses=``: each status is
 documented with the family's envelope. Every one also gets a ``4XX`` entry for the rare
@@ -55,3 +56,22 @@ def error_responses(family: Family, *statuses: int) -> dict[int | str, dict[str,
         responses[status] = entry
     responses["4XX"] = {"model": model, "description": "Any other client error"}
     return responses
+
+
+#: the 200 of the native generation routes (`stream: true` answers with events)
+NATIVE_STREAM_DOC = {
+    200: {
+        "description": "JSON, or with `stream: true` server-sent events: "
+        '`data: {"response": "<delta>"}` per token, a final event with `usage` '
+        "(and `tool_calls`), then `data: [DONE]`.",
+        "content": {"text/event-stream": {}},
+    }
+}
+#: the 200 of the routes answering in OpenAI's shape (the OpenAI and v1 families)
+COMPLETION_STREAM_DOC = {
+    200: {
+        "description": "A `chat.completion`, or with `stream: true` server-sent "
+        "`chat.completion.chunk` events ending with `data: [DONE]`.",
+        "content": {"text/event-stream": {}},
+    }
+}
