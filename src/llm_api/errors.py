@@ -1,37 +1,44 @@
-"""Typed errors and the three envelopes they are rendered in.
+"""Typed errors, and the route families whose envelopes they are rendered in.
 
 Code raises an ``ApiError`` subclass; the app renders it once, in the envelope of
-the route family the request was addressed to (see ``family_for_path``).
+the family the request was addressed to (``family_for_path``): ``family.body(error)``
+fills that family's envelope model (``llm_api.schemas.errors``), the one shape the
+OpenAPI document shows.
 """
 
 from __future__ import annotations
 
-import enum
+import copy
+import logging
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
 
-class Family(enum.Enum):
-    NATIVE = "native"  # /api/llm/*    {"error": "message"}
-    V1 = "v1"  # /api/v1/llm/*         {"error": {"code", "message", "details"}}
-    OPENAI = "openai"  # /v1/*          {"error": {"message", "type", "param", "code"}}
+from llm_api.ratelimit import retry_after_header
+from llm_api.schemas.errors import (
+    NativeError,
+    OpenAIError,
+    OpenAIErrorBody,
+    OpenAIErrorType,
+    V1Code,
+    V1Error,
+    V1ErrorBody,
+    V1ErrorDetails,
+)
 
-
-def family_for_path(path: str) -> Family:
-    if path == "/v1" or path.startswith("/v1/"):
-        return Family.OPENAI
-    if path.startswith("/api/v1/"):
-        return Family.V1
-    return Family.NATIVE
+logger = logging.getLogger("llm_api")
 
 
 class ApiError(Exception):
     """An error with an HTTP status that every family knows how to render."""
 
     status: int = 500
-    openai_type: str = "server_error"
+    openai_type: OpenAIErrorType = "server_error"
     openai_code: str | None = None
-    v1_code: str = "INTERNAL_ERROR"
+    v1_code: V1Code = "INTERNAL_ERROR"
     retryable: bool = False
 
     def __init__(
@@ -214,34 +221,106 @@ def is_shareable(text: str) -> bool:
     return bool(text.strip()) and _INSIDES.search(text) is None
 
 
-def status_for(error: ApiError, family: Family) -> int:
-    if family is Family.NATIVE and isinstance(error, ModelNotFound):
-        return 400  # the seed documents every invalid input, model included, as 400
-    return error.status
+def public_error(error: ApiError, request_id: str | None = None) -> ApiError:
+    """``error`` as a client may see it. What a backend said that is not for clients (its
+    ``detail``, or a message showing file paths or a traceback) is logged with the
+    request id, and the client gets a generic message with that id instead."""
+    leaky = isinstance(error, BackendError) and not is_shareable(error.message)
+    if error.detail is None and not leaky:
+        return error
+    logger.warning(
+        "request %s: %s (%s)", request_id or "-", error.message, error.detail or "withheld"
+    )
+    public = copy.copy(error)
+    message = "The model backend failed" if leaky else error.message
+    if request_id:
+        message += f"; quote request id {request_id} when reporting it"
+    public.message = message
+    public.detail = None
+    return public
 
 
-def error_body(error: ApiError, family: Family) -> dict[str, Any]:
-    """The JSON body of ``error`` in ``family``'s envelope."""
-    if family is Family.NATIVE:
-        return {"error": error.message}
-    if family is Family.V1:
-        details: dict[str, Any] = {"retryable": error.retryable}
-        if error.param:
-            details["field"] = error.param
-        if error.retry_after is not None:
-            details["retry_after"] = error.retry_after
-        return {"error": {"code": error.v1_code, "message": error.message, "details": details}}
-    return {
-        "error": {
-            "message": error.message,
-            "type": error.openai_type,
-            "param": error.param,
-            "code": error.openai_code,
-        }
-    }
+@dataclass(frozen=True, slots=True)
+class Family:
+    """A route family: the paths it answers for, and the envelope of its errors."""
+
+    name: str
+    #: it answers for every path under this folder, and for its prefix itself
+    root: str
+    #: its routers' prefix: the one place a family's paths are written
+    prefix: str
+    envelope: type[BaseModel]
+    #: the error as ``envelope``
+    fill: Callable[[ApiError], BaseModel]
+    #: V1 leaves unset details out; OpenAI's SDKs expect ``param`` and ``code`` as null
+    exclude_none: bool
+    #: the seed's native API documents every invalid input, model included, as 400
+    model_not_found_status: int = 404
+
+    def covers(self, path: str) -> bool:
+        return path.startswith(self.root) or path == self.prefix
+
+    def status(self, error: ApiError) -> int:
+        return self.model_not_found_status if isinstance(error, ModelNotFound) else error.status
+
+    def body(self, error: ApiError) -> dict[str, Any]:
+        """The JSON body of ``error`` in this family's envelope."""
+        return self.fill(error).model_dump(exclude_none=self.exclude_none)
+
+
+def _native(error: ApiError) -> NativeError:
+    return NativeError(error=error.message)
+
+
+def _v1(error: ApiError) -> V1Error:
+    details = V1ErrorDetails(
+        retryable=error.retryable, field=error.param or None, retry_after=error.retry_after
+    )
+    return V1Error(error=V1ErrorBody(code=error.v1_code, message=error.message, details=details))
+
+
+def _openai(error: ApiError) -> OpenAIError:
+    return OpenAIError(
+        error=OpenAIErrorBody(
+            message=error.message, type=error.openai_type, param=error.param, code=error.openai_code
+        )
+    )
+
+
+NATIVE = Family(
+    "native",
+    root="/api/",
+    prefix="/api/llm",
+    envelope=NativeError,
+    fill=_native,
+    exclude_none=True,
+    model_not_found_status=400,
+)
+V1 = Family(
+    "v1", root="/api/v1/", prefix="/api/v1/llm", envelope=V1Error, fill=_v1, exclude_none=True
+)
+OPENAI = Family(
+    "openai", root="/v1/", prefix="/v1", envelope=OpenAIError, fill=_openai, exclude_none=False
+)
+#: most specific root first
+FAMILIES = (OPENAI, V1, NATIVE)
+
+
+def family_for_path(path: str) -> Family:
+    """The family whose envelope ``path``'s errors use; native outside every root
+    (``/admin``, ``/health``, unknown paths)."""
+    for family in FAMILIES:
+        if family.covers(path):
+            return family
+    return NATIVE
+
+
+def is_api_path(path: str) -> bool:
+    """Whether ``path`` belongs to an API family (so it needs a key)."""
+    return any(family.covers(path) for family in FAMILIES)
 
 
 def error_headers(error: ApiError) -> dict[str, str]:
     if error.retry_after is None:
         return {}
-    return {"retry-after": str(max(1, round(error.retry_after + 0.499)))}
+    return {"retry-after": retry_after_header(error.retry_after)}

@@ -119,9 +119,10 @@ def rate_limit_headers(
     }
 
 
-def retry_after_header(decision: Decision) -> str:
-    """``Retry-After`` for a 429: whole seconds, rounded up, at least 1."""
-    return str(max(1, _ceil_seconds(decision.retry_after_s)))
+def retry_after_header(seconds: float) -> str:
+    """``Retry-After`` for a wait of ``seconds``: whole seconds, rounded up (a client that
+    obeys it must not be refused again), at least 1."""
+    return str(max(1, _ceil_seconds(seconds)))
 
 
 def openai_duration(seconds: float) -> str:

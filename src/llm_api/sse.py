@@ -13,14 +13,22 @@ the answer has started). ``env.AI``'s stream on the Worker has no transport cap 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from json.encoder import (  # type: ignore[attr-defined]
     encode_basestring,
     encode_basestring_ascii,
 )
-from typing import Any
+from typing import Any, TypeVar
 
-from llm_api.errors import BackendError
+from llm_api.errors import ApiError, BackendError, Family, public_error
+
+logger = logging.getLogger("llm_api")
+
+#: an answer as server-sent events: bytes ready to send, errors in-band, always ending
+#: with ``data: [DONE]`` (what the family services return for ``stream: true``)
+Frames = AsyncGenerator[bytes, None]
+Item = TypeVar("Item")
 
 DONE_FRAME = b"data: [DONE]\n\n"
 
@@ -169,3 +177,29 @@ def encode_response(text: str) -> bytes:
         return f'data: {{"response":{json_string(text)}}}\n\n'.encode()
     except UnicodeEncodeError:
         return f'data: {{"response":{encode_basestring_ascii(text)}}}\n\n'.encode()
+
+
+def error_frame(family: Family, error: ApiError) -> bytes:
+    """A failure after a stream started: one in-band event carrying ``family``'s error
+    envelope (the same body a non-streamed answer would have had)."""
+    return encode_data(family.body(error))
+
+
+async def frames(
+    items: AsyncGenerator[Item, None],
+    encode: Callable[[Item], bytes],
+    encode_error: Callable[[ApiError], bytes],
+) -> Frames:
+    """Frame each item as it arrives. A failure after the start becomes one in-band
+    error event (what a client may see of it), and every stream ends with ``[DONE]``."""
+    try:
+        async for item in items:
+            yield encode(item)
+    except ApiError as exc:
+        yield encode_error(public_error(exc))
+    except Exception:
+        logger.exception("stream failed after it started")
+        yield encode_error(ApiError("Internal error while streaming"))
+    finally:
+        await items.aclose()
+    yield DONE_FRAME

@@ -26,7 +26,7 @@ from llm_api.binding.protocol import (
     RunResult,
     SSEByteStream,
 )
-from llm_api.errors import ApiError, RateLimited, Unauthorized
+from llm_api.errors import ApiError, RateLimited, Unauthorized, is_api_path
 from llm_api.http.handlers import render_error, request_id_of
 from llm_api.keys import parse_key, verify
 from llm_api.ratelimit import Decision, Limiter, rate_limit_headers
@@ -35,12 +35,12 @@ from llm_api.settings import Settings
 UNAUTHORIZED_MESSAGE = "Missing or invalid API key; send it as 'Authorization: Bearer <key>'"
 
 
-def is_protected(path: str) -> bool:
-    return path.startswith("/api/") or path == "/v1" or path.startswith("/v1/")
+#: the admin API's paths (behind the admin token, not a key); its errors are native
+ADMIN_PREFIX = "/admin"
 
 
 def is_admin(path: str) -> bool:
-    return path == "/admin" or path.startswith("/admin/")
+    return path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
 
 
 def bearer_token(scope: Scope) -> str | None:
@@ -125,7 +125,7 @@ class SecurityMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
-        elif is_protected(scope["path"]):
+        elif is_api_path(scope["path"]):
             await self._keyed(scope, receive, send)
         elif is_admin(scope["path"]):
             settings = self.provider(scope).settings

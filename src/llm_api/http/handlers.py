@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 from typing import Any
 
@@ -13,16 +12,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llm_api.errors import (
     ApiError,
-    BackendError,
     InvalidRequest,
     MethodNotAllowed,
     PayloadTooLarge,
     RouteNotFound,
-    error_body,
     error_headers,
     family_for_path,
-    is_shareable,
-    status_for,
+    public_error,
 )
 
 logger = logging.getLogger("llm_api")
@@ -51,29 +47,10 @@ def render_error(
     family = family_for_path(path)
     error = public_error(error, request_id)
     return JSONResponse(
-        error_body(error, family),
-        status_code=status_for(error, family),
+        family.body(error),
+        status_code=family.status(error),
         headers={**(headers or {}), **error_headers(error)},
     )
-
-
-def public_error(error: ApiError, request_id: str | None = None) -> ApiError:
-    """``error`` as a client may see it. What a backend said that is not for clients (its
-    ``detail``, or a message showing file paths or a traceback) is logged with the
-    request id, and the client gets a generic message with that id instead."""
-    leaky = isinstance(error, BackendError) and not is_shareable(error.message)
-    if error.detail is None and not leaky:
-        return error
-    logger.warning(
-        "request %s: %s (%s)", request_id or "-", error.message, error.detail or "withheld"
-    )
-    public = copy.copy(error)
-    message = "The model backend failed" if leaky else error.message
-    if request_id:
-        message += f"; quote request id {request_id} when reporting it"
-    public.message = message
-    public.detail = None
-    return public
 
 
 def install_error_handlers(app: FastAPI) -> None:

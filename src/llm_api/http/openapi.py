@@ -1,4 +1,5 @@
-"""The error answers of each route, for the OpenAPI document.
+"""What the OpenAPI document says beyond the models: each route's error answers, and
+the event streams of the generation routes.
 
 Routers pass ``error_responses(family, *statuses)`` as ``responses=``: each status is
 documented with the family's envelope. Every one also gets a ``4XX`` entry for the rare
@@ -10,16 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
 from llm_api.errors import Family
-from llm_api.schemas.errors import NativeError, OpenAIError, V1Error
-
-ENVELOPES: dict[Family, type[BaseModel]] = {
-    Family.NATIVE: NativeError,
-    Family.V1: V1Error,
-    Family.OPENAI: OpenAIError,
-}
 
 #: every route behind a key: refused key, rate limit, internal error, and 503 when the
 #: key store or the rate limiter is down (refused, retryably)
@@ -55,7 +47,7 @@ DESCRIPTIONS = {
 
 def error_responses(family: Family, *statuses: int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for a router or route: ``statuses`` in ``family``'s envelope."""
-    model = ENVELOPES[family]
+    model = family.envelope
     responses: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
         entry: dict[str, Any] = {"model": model, "description": DESCRIPTIONS[status]}
@@ -64,3 +56,22 @@ def error_responses(family: Family, *statuses: int) -> dict[int | str, dict[str,
         responses[status] = entry
     responses["4XX"] = {"model": model, "description": "Any other client error"}
     return responses
+
+
+#: the 200 of the native generation routes (`stream: true` answers with events)
+NATIVE_STREAM_DOC = {
+    200: {
+        "description": "JSON, or with `stream: true` server-sent events: "
+        '`data: {"response": "<delta>"}` per token, a final event with `usage` '
+        "(and `tool_calls`), then `data: [DONE]`.",
+        "content": {"text/event-stream": {}},
+    }
+}
+#: the 200 of the routes answering in OpenAI's shape (the OpenAI and v1 families)
+COMPLETION_STREAM_DOC = {
+    200: {
+        "description": "A `chat.completion`, or with `stream: true` server-sent "
+        "`chat.completion.chunk` events ending with `data: [DONE]`.",
+        "content": {"text/event-stream": {}},
+    }
+}

@@ -1,47 +1,34 @@
-"""Serving a stream of service items as server-sent events, for any family."""
+"""A family service's answer as an HTTP response: a model, a dumped body, or SSE frames."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 
-from starlette.responses import StreamingResponse
+from pydantic import BaseModel
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from llm_api.errors import ApiError
-from llm_api.http.handlers import public_error
-from llm_api.services.generation import StreamItem
-from llm_api.sse import DONE_FRAME
-
-logger = logging.getLogger("llm_api")
+from llm_api.sse import Frames
 
 SSE_HEADERS = {
     "cache-control": "no-cache",
     "x-accel-buffering": "no",  # ask proxies not to buffer the stream
 }
 
+Model = TypeVar("Model", bound=BaseModel)
 
-def sse_response(
-    items: AsyncIterator[StreamItem],
-    encode: Callable[[StreamItem], bytes],
-    encode_error: Callable[[ApiError], bytes],
-    headers: dict[str, str],
-) -> StreamingResponse:
-    """Frame each item as it arrives; a failure after the start becomes one in-band
-    error event, and every stream ends with ``data: [DONE]``."""
 
-    async def body() -> AsyncIterator[bytes]:
-        try:
-            async for item in items:
-                yield encode(item)
-        except ApiError as exc:
-            yield encode_error(public_error(exc))
-        except Exception:
-            logger.exception("stream failed after it started")
-            yield encode_error(ApiError("Internal error while streaming"))
-        finally:
-            await items.aclose()  # type: ignore[attr-defined]
-        yield DONE_FRAME
-
+def sse_response(frames: Frames, headers: dict[str, str]) -> StreamingResponse:
     return StreamingResponse(
-        body(), media_type="text/event-stream", headers={**SSE_HEADERS, **headers}
+        frames, media_type="text/event-stream", headers={**SSE_HEADERS, **headers}
     )
+
+
+def answer(result: Model | dict[str, Any] | Frames, headers: dict[str, str]) -> Model | Response:
+    """A model as is (FastAPI serialises it; ``BackendHeaders`` has set ``headers``); a
+    dict as it was dumped (the chat.completion shape: FastAPI's response_model pass would
+    add ``tool_calls: null`` to a message without calls); frames as an event stream."""
+    if isinstance(result, BaseModel):
+        return result
+    if isinstance(result, dict):
+        return JSONResponse(result, headers=headers)
+    return sse_response(result, headers)

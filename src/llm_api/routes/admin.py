@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from llm_api.binding.protocol import Platform
-from llm_api.errors import Family, NotFound
-from llm_api.http.auth import admin_refusal, bearer_token, is_admin_token
+from llm_api.errors import NATIVE, NotFound
+from llm_api.http.auth import ADMIN_PREFIX, admin_refusal, bearer_token, is_admin_token
 from llm_api.http.dependencies import PlatformDep
 from llm_api.http.openapi import JSON_BODY, error_responses
 from llm_api.keys import is_key_id
@@ -27,11 +27,11 @@ async def require_admin(request: Request, platform: PlatformDep) -> Platform:
 AdminDep = Annotated[Platform, Depends(require_admin)]
 # Not behind an API key (so no 429), but behind the admin token; the key store can be down.
 router = APIRouter(
-    prefix="/admin/keys", tags=["admin"], responses=error_responses(Family.NATIVE, 401, 500, 503)
+    prefix=f"{ADMIN_PREFIX}/keys", tags=["admin"], responses=error_responses(NATIVE, 401, 500, 503)
 )
 
 
-@router.post("", status_code=201, responses=error_responses(Family.NATIVE, *JSON_BODY))
+@router.post("", status_code=201, responses=error_responses(NATIVE, *JSON_BODY))
 async def create(body: CreateKeyRequest, platform: AdminDep) -> CreatedKey:
     """Create a key; the key itself is in this answer only, never again."""
     return await create_key(platform.keys, body.name, rpm=body.rpm, models=body.allowed_models)
@@ -44,7 +44,7 @@ async def list_keys(platform: AdminDep) -> KeyList:
     return KeyList(keys=[record.public_dict() for record in records])
 
 
-@router.delete("/{key_id}", responses=error_responses(Family.NATIVE, 404))
+@router.delete("/{key_id}", responses=error_responses(NATIVE, 404))
 async def revoke(key_id: str, platform: AdminDep) -> RevokedKey:
     """Revoke a key: its requests are refused from now on."""
     if not is_key_id(key_id) or not await platform.keys.revoke(key_id):
@@ -52,7 +52,7 @@ async def revoke(key_id: str, platform: AdminDep) -> RevokedKey:
     return RevokedKey(key_id=key_id, revoked=True)
 
 
-@router.get("/{key_id}/usage", responses=error_responses(Family.NATIVE, 400, 404))
+@router.get("/{key_id}/usage", responses=error_responses(NATIVE, 400, 404))
 async def usage(
     key_id: str, platform: AdminDep, days: Annotated[int, Query(ge=1, le=90)] = 30
 ) -> KeyUsage:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from llm_api.binding.protocol import Platform
 from llm_api.catalog import MODELS, ModelInfo, resolve_model
-from llm_api.errors import Family, InvalidRequest
-from llm_api.http.dependencies import BackendHeaders, CallerDep, PlatformDep
+from llm_api.errors import NATIVE, InvalidRequest
+from llm_api.http.dependencies import BackendHeaders, CallerDep, SettingsDep
 from llm_api.http.openapi import GENERATION, PROTECTED, error_responses
 from llm_api.schemas.tutor import (
     ConversationTopicsRequest,
@@ -20,47 +19,48 @@ from llm_api.schemas.tutor import (
 from llm_api.services.tutor.feedback import level_feedback
 from llm_api.services.tutor.summary import summarise_session
 from llm_api.services.tutor.topics import conversation_topics
+from llm_api.settings import Settings
 
 router = APIRouter(
-    prefix="/api/llm", tags=["tutor"], responses=error_responses(Family.NATIVE, *PROTECTED)
+    prefix=NATIVE.prefix, tags=["tutor"], responses=error_responses(NATIVE, *PROTECTED)
 )
 
 #: a 502 here also means the model twice failed to produce a valid answer
-GENERATION_DOC = error_responses(Family.NATIVE, *GENERATION)
+GENERATION_DOC = error_responses(NATIVE, *GENERATION)
 
 
 @router.post("/level-feedback", responses=GENERATION_DOC)
 async def feedback(
-    body: LevelFeedbackRequest, platform: PlatformDep, caller: CallerDep, _: BackendHeaders
+    body: LevelFeedbackRequest, caller: CallerDep, settings: SettingsDep, _: BackendHeaders
 ) -> LevelFeedbackResponse:
     """Feedback on an assessment in five sections: Overall Assessment, Strengths, Areas for
     Improvement, Study Recommendations and Next Steps to the next CEFR level. Strengths and
     areas for improvement are the highest and lowest scores, quoted with their values."""
-    return await level_feedback(caller, _model(body.model, platform), body)
+    return await level_feedback(caller, _model(body.model, settings), body)
 
 
 @router.post("/conversation-topics", responses=GENERATION_DOC)
 async def topics(
-    body: ConversationTopicsRequest, platform: PlatformDep, caller: CallerDep, _: BackendHeaders
+    body: ConversationTopicsRequest, caller: CallerDep, settings: SettingsDep, _: BackendHeaders
 ) -> ConversationTopicsResponse:
     """`count` distinct conversation questions for the level, each about one of the
     interests, written in `language`."""
-    return await conversation_topics(caller, _model(body.model, platform), body)
+    return await conversation_topics(caller, _model(body.model, settings), body)
 
 
 @router.post("/session-summary", responses=GENERATION_DOC)
 async def session_summary(
-    body: SessionSummaryRequest, platform: PlatformDep, caller: CallerDep, _: BackendHeaders
+    body: SessionSummaryRequest, caller: CallerDep, settings: SettingsDep, _: BackendHeaders
 ) -> SessionSummaryResponse:
     """Key points, vocabulary, grammar and suggestions from a lesson transcript.
     `speakingTime` is counted from the transcript's speaker labels, not generated;
     `vocabularyUsed` holds only words the transcript contains. Transcripts longer than the
     model's context are summarised in parts and merged."""
-    return await summarise_session(caller, _model(body.model, platform), body)
+    return await summarise_session(caller, _model(body.model, settings), body)
 
 
-def _model(requested: str | None, platform: Platform) -> ModelInfo:
-    model = resolve_model(requested or platform.settings.tutor_model)
+def _model(requested: str | None, settings: Settings) -> ModelInfo:
+    model = resolve_model(requested or settings.tutor_model)
     if not model.supports_json_mode:
         usable = ", ".join(m.short_id for m in MODELS if m.supports_json_mode)
         raise InvalidRequest(

@@ -74,12 +74,3 @@ class ResponseFormat(BaseModel):
         if self.type == "json_schema" and self.json_schema is None:
             raise ValueError("json_schema is required when type is 'json_schema'")
         return self
-
-    def to_binding(self) -> dict[str, Any] | None:
-        """Workers AI's form; ``None`` for plain text."""
-        if self.type == "text":
-            return None
-        if self.type == "json_object":
-            return {"type": "json_object"}
-        assert self.json_schema is not None
-        return {"type": "json_schema", "json_schema": self.json_schema.schema_}

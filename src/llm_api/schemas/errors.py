@@ -1,8 +1,5 @@
-"""The three error envelopes, as documented in the OpenAPI document.
-
-``llm_api.errors.error_body`` renders them; tests/test_openapi_errors.py checks that
-every error it can render validates against these models, so the two cannot drift.
-"""
+"""The three error envelopes: what ``llm_api.errors.Family.body`` fills, and what the
+OpenAPI document shows (one model per family, so the two cannot drift)."""
 
 from __future__ import annotations
 

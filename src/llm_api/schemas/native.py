@@ -38,23 +38,6 @@ class SamplingParams(BaseModel):
     presence_penalty: float = Field(default=0, ge=-2, le=2)
     seed: int | None = Field(default=None, ge=1, le=MAX_SEED, description="For reproducible output")
 
-    def sampling(self) -> dict[str, Any]:
-        """The Workers AI input fields for these settings."""
-        params = self.model_dump(
-            include={
-                "max_tokens",
-                "temperature",
-                "top_p",
-                "top_k",
-                "repetition_penalty",
-                "frequency_penalty",
-                "presence_penalty",
-                "seed",
-            },
-            exclude_none=True,
-        )
-        return params
-
 
 class GenerateRequest(SamplingParams):
     prompt: str = Field(min_length=1, description="The text to continue or answer")
@@ -83,16 +66,6 @@ class ChatMessage(BaseModel):
         if self.content is None and not (self.role == "assistant" and self.tool_calls):
             raise ValueError(f"content is required for a '{self.role}' message")
         return self
-
-    def to_binding(self) -> dict[str, Any]:
-        message: dict[str, Any] = {"role": self.role, "content": self.content or ""}
-        if self.name:
-            message["name"] = self.name
-        if self.tool_call_id:
-            message["tool_call_id"] = self.tool_call_id
-        if self.tool_calls:
-            message["tool_calls"] = [call.model_dump() for call in self.tool_calls]
-        return message
 
 
 class ChatRequest(SamplingParams):

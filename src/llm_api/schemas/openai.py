@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -129,7 +129,3 @@ class ModelObject(BaseModel):
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelObject]
-
-
-def tool_choice_dump(choice: Any) -> Any:
-    return choice.model_dump() if isinstance(choice, BaseModel) else choice

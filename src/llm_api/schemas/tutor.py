@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, field_validator
 
 from llm_api.schemas.common import STRICT_REQUEST
-from llm_api.services.tutor.levels import CefrLevel, parse_level
-from llm_api.services.tutor.speaking_time import name_key
 
 #: largest transcript accepted, in characters (about 50,000 tokens); longer ones are
 #: summarised in parts when they exceed the model's context, never cut
@@ -16,6 +15,31 @@ MAX_TRANSCRIPT_CHARS = 200_000
 MAX_INTERESTS = 10
 MAX_TOPICS = 10
 MAX_PARTICIPANTS = 10
+
+
+class CefrLevel(enum.StrEnum):
+    A1 = "A1"
+    A2 = "A2"
+    B1 = "B1"
+    B2 = "B2"
+    C1 = "C1"
+    C2 = "C2"
+
+
+def parse_level(text: str) -> CefrLevel:
+    """``"b1"``, ``" B1 "`` → ``CefrLevel.B1``; anything else raises ``ValueError``."""
+    try:
+        return CefrLevel(text.strip().upper())
+    except ValueError:
+        raise ValueError(
+            f"must be a CEFR level: {', '.join(CefrLevel)} (any case), got {text!r}"
+        ) from None
+
+
+def name_key(name: str) -> str:
+    """What two spellings of one name share: ``"Teacher 456"`` → ``"teacher456"`` (how
+    transcript labels are matched to participants, and participants told apart)."""
+    return "".join(char for char in name.casefold() if char.isalnum())
 
 
 def _level_any_case(value: object) -> CefrLevel:

@@ -25,6 +25,7 @@ from llm_api.binding.events import StreamAssembler, parse_event, tool_call
 from llm_api.binding.protocol import AIBinding, RunResult, ToolCall, Usage
 from llm_api.catalog import ModelInfo
 from llm_api.errors import BackendError, ContextOverflow, InvalidRequest
+from llm_api.schemas.common import ResponseFormat
 from llm_api.sse import iter_sse_data
 
 
@@ -66,6 +67,17 @@ class GenerationRequest:
         if self.messages is None:
             return len(self.prompt or "")
         return sum(len(str(message.get("content") or "")) for message in self.messages)
+
+
+def response_format_inputs(response_format: ResponseFormat | None) -> dict[str, Any] | None:
+    """A request's ``response_format`` (native and OpenAI alike) in the binding's form;
+    ``None`` for plain text."""
+    if response_format is None or response_format.type == "text":
+        return None
+    if response_format.type == "json_object":
+        return {"type": "json_object"}
+    assert response_format.json_schema is not None  # the model's validator requires it
+    return {"type": "json_schema", "json_schema": response_format.json_schema.schema_}
 
 
 @dataclass(slots=True)

@@ -1,8 +1,9 @@
-"""Completions in OpenAI's ``chat.completion`` / ``chat.completion.chunk`` shapes.
+"""The OpenAI family (`/v1`): its requests as a ``GenerationRequest``, and the engine's
+results as ``chat.completion`` bodies or ``chat.completion.chunk`` frames.
 
-Used by the OpenAI family (`/v1`) and the REST v1 family, whose seed documents the
-same shape. Chunks are built as plain dicts and encoded directly: they are the hot
-path of every stream.
+The REST v1 family answers in the same shapes (its seed documents them), so
+``services.v1`` uses the encoders here. Chunks are built as plain dicts and encoded
+directly: they are the hot path of every stream.
 """
 
 from __future__ import annotations
@@ -12,11 +13,143 @@ import time
 import uuid
 from typing import Any
 
-from llm_api.errors import ApiError, Family, error_body
+from llm_api.catalog import MODELS, ModelInfo, resolve_model
+from llm_api.errors import OPENAI, ApiError, Family, InvalidRequest
 from llm_api.schemas.common import Usage
-from llm_api.schemas.openai import ChatCompletion, Choice, ResponseMessage
-from llm_api.services.generation import Completion, StreamEnd, StreamItem, TextDelta
-from llm_api.sse import encode_data, json_string
+from llm_api.schemas.openai import (
+    ChatCompletion,
+    ChatCompletionRequest,
+    Choice,
+    FunctionCall,
+    Message,
+    ModelList,
+    ModelObject,
+    ResponseMessage,
+)
+from llm_api.services.generation import (
+    Caller,
+    Completion,
+    GenerationRequest,
+    StreamEnd,
+    StreamItem,
+    TextDelta,
+    complete,
+    open_stream,
+    response_format_inputs,
+)
+from llm_api.sse import Frames, encode_data, error_frame, frames, json_string
+
+#: A fixed creation time for catalog entries (the Workers AI launch), so listings are stable.
+CATALOG_CREATED = 1_695_859_200
+DEFAULT_MAX_TOKENS = 1024
+#: the request fields passed on as the binding's input fields of the same name
+SAMPLING_FIELDS = {"temperature", "top_p", "seed", "frequency_penalty", "presence_penalty"}
+
+
+def model_list() -> ModelList:
+    return ModelList(data=[_model_object(model) for model in MODELS])
+
+
+def model(model_id: str) -> ModelObject:
+    return _model_object(resolve_model(model_id))
+
+
+def _model_object(model: ModelInfo) -> ModelObject:
+    return ModelObject(id=model.id, created=CATALOG_CREATED, owned_by="meta")
+
+
+async def chat_completions(caller: Caller, body: ChatCompletionRequest) -> dict[str, Any] | Frames:
+    """A ``chat.completion`` body (dumped: see ``completion_body``), or its chunks."""
+    request = to_generation_request(body)
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        return await chunk_frames(caller, request, include_usage=include_usage, family=OPENAI)
+    return completion_body(await complete(caller, request), request.model.id)
+
+
+async def chunk_frames(
+    caller: Caller, request: GenerationRequest, *, include_usage: bool, family: Family
+) -> Frames:
+    """The stream of ``request`` as chunks; errors in-band in ``family``'s envelope."""
+    encoder = ChunkEncoder(request.model.id, include_usage=include_usage, family=family)
+    return frames(await open_stream(caller, request), encoder.encode, encoder.encode_error)
+
+
+def to_generation_request(body: ChatCompletionRequest) -> GenerationRequest:
+    """Check what pydantic cannot, and map the OpenAI request onto the binding's inputs."""
+    if body.n not in (None, 1):
+        raise InvalidRequest("n: only n=1 is supported", param="n")
+    if body.stream_options is not None and not body.stream:
+        raise InvalidRequest(
+            "stream_options: only allowed when stream is true", param="stream_options"
+        )
+    model = resolve_model(body.model)
+    tools = [tool.model_dump(exclude_none=True) for tool in body.tools] if body.tools else None
+    choice = body.tool_choice
+    choice = choice if choice is None or isinstance(choice, str) else choice.model_dump()
+    if choice is not None and not tools:
+        raise InvalidRequest("tool_choice: only allowed when tools are given", param="tool_choice")
+    if isinstance(choice, dict):
+        wanted = choice["function"]["name"]
+        if wanted not in {tool["function"]["name"] for tool in tools or []}:
+            raise InvalidRequest(
+                f"tool_choice: '{wanted}' is not one of the given tools", param="tool_choice"
+            )
+    if choice == "none":
+        tools, choice = None, None  # no tools offered at all: plain text, on every backend
+    return GenerationRequest(
+        model=model,
+        messages=[_binding_message(message) for message in body.messages],
+        sampling=_sampling(body, model),
+        tools=tools,
+        tool_choice=choice,
+        response_format=response_format_inputs(body.response_format),
+    )
+
+
+def _sampling(body: ChatCompletionRequest, model: ModelInfo) -> dict[str, Any]:
+    max_tokens = body.max_completion_tokens or body.max_tokens
+    sampling: dict[str, Any] = {
+        "max_tokens": max_tokens or min(DEFAULT_MAX_TOKENS, model.context_window),
+        **body.model_dump(include=SAMPLING_FIELDS, exclude_none=True),
+    }
+    if body.stop:
+        sampling["stop"] = [body.stop] if isinstance(body.stop, str) else body.stop
+    return sampling
+
+
+def _binding_message(message: Message) -> dict[str, Any]:
+    role = "system" if message.role == "developer" else message.role
+    converted: dict[str, Any] = {"role": role, "content": message.text()}
+    if message.tool_calls:
+        converted["tool_calls"] = [
+            {"id": call.id, "name": call.function.name, "arguments": _arguments(call.function)}
+            for call in message.tool_calls
+        ]
+    if message.tool_call_id:
+        converted["tool_call_id"] = message.tool_call_id
+    if message.name:
+        converted["name"] = message.name
+    return converted
+
+
+def _arguments(function: FunctionCall) -> dict[str, Any]:
+    """A client's earlier tool call's arguments (JSON text) as an object, or a 400."""
+    try:
+        arguments = json.loads(function.arguments or "{}")
+    except (ValueError, RecursionError):  # nesting past the decoder's stack is a bad request too
+        raise InvalidRequest(
+            f"messages: the arguments of tool call '{function.name}' are not valid JSON",
+            param="messages",
+        ) from None
+    if not isinstance(arguments, dict):
+        raise InvalidRequest(
+            "messages: tool call arguments must be a JSON object", param="messages"
+        )
+    return arguments
+
+
+# --- answers ---------------------------------------------------------------------------
 
 
 def new_completion_id() -> str:
@@ -38,7 +171,7 @@ def openai_tool_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def completion_object(completion: Completion, model: str) -> dict[str, Any]:
+def completion_body(completion: Completion, model: str) -> dict[str, Any]:
     """A whole answer as its ``ChatCompletion`` model dumps it; the message's
     ``tool_calls`` appears only when there are calls (then ``content`` may be null)."""
     calls = openai_tool_calls(completion.tool_calls) if completion.tool_calls else None
@@ -71,7 +204,7 @@ class ChunkEncoder:
         self.family = family
         self._role_sent = False
         # A text chunk after the first is these two around the text: what `_frame` would
-        # write, at a tenth of the cost (tests/test_chat_format.py checks they agree).
+        # write, at a tenth of the cost (tests/unit/services/test_openai_frames.py checks).
         self._text_head = (
             f'data: {{"id":{json_string(self.id)},"object":"chat.completion.chunk",'
             f'"created":{self.created},"model":{json_string(model)},'
@@ -94,7 +227,7 @@ class ChunkEncoder:
         return self._end(item)
 
     def encode_error(self, error: ApiError) -> bytes:
-        return encode_data(error_body(error, self.family))
+        return error_frame(self.family, error)
 
     def _end(self, end: StreamEnd) -> bytes:
         frames = b""

@@ -36,7 +36,7 @@ from llm_api.services.generation import (
     complete,
     open_stream,
 )
-from llm_api.services.openai import ChunkEncoder, completion_object
+from llm_api.services.openai import ChunkEncoder, completion_body
 from llm_api.sse import encode_data
 
 PROFILE = settings(max_examples=300, deadline=None, derandomize=True, database=None)
@@ -223,7 +223,7 @@ def test_the_generation_service_answers_any_result_or_fails_with_a_502(payload: 
     assert isinstance(completion, Completion)
     assert all(type(count) is int and count >= 0 for count in completion.usage.values())
     assert completion.usage["prompt_tokens"] > 0
-    sendable(completion_object(completion, MODEL.id))  # the /v1 body
+    sendable(completion_body(completion, MODEL.id))  # the /v1 body
     sendable({"text": completion.text, "tool_calls": completion.tool_calls})  # the native one
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from llm_api.errors import Family
+from llm_api.errors import OPENAI
 from llm_api.services.generation import TextDelta
 from llm_api.services.openai import ChunkEncoder
 from llm_api.sse import encode_data
@@ -17,7 +17,7 @@ TEXTS = ["Hello", " wörld 👋", 'quote " and \\ backslash', "line\nbreak\ttab\
 @pytest.mark.parametrize("include_usage", [False, True])
 @pytest.mark.parametrize("text", TEXTS)
 def test_a_text_chunk_after_the_first_is_the_general_frame(include_usage: bool, text: str) -> None:
-    encoder = ChunkEncoder('model/"odd"-ü', include_usage=include_usage, family=Family.OPENAI)
+    encoder = ChunkEncoder('model/"odd"-ü', include_usage=include_usage, family=OPENAI)
     first = encoder.encode(TextDelta("Hi"))
     assert json.loads(first.removeprefix(b"data: "))["choices"][0]["delta"]["role"] == "assistant"
 

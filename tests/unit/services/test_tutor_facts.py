@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from llm_api.schemas.tutor import CefrLevel, parse_level
 from llm_api.services.tutor import scores
-from llm_api.services.tutor.levels import CefrLevel, next_goal, next_level, parse_level
+from llm_api.services.tutor.levels import next_goal, next_level
 from llm_api.services.tutor.speaking_time import (
     find_turns,
     match_participant,

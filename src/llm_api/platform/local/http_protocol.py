@@ -41,10 +41,8 @@ from llm_api.errors import (
     InvalidRequest,
     RequestTimeout,
     ServerBusy,
-    error_body,
     error_headers,
     family_for_path,
-    status_for,
 )
 from llm_api.platform.local.client_limits import ClientLimits
 
@@ -289,7 +287,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _answer(self, error: ApiError, path: str) -> bytes:
         family = family_for_path(path)
-        body = json.dumps(error_body(error, family)).encode()
+        body = json.dumps(family.body(error)).encode()
         headers = [
             *self.server_state.default_headers,
             (b"content-type", b"application/json"),
@@ -298,4 +296,4 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             *((k.encode(), v.encode()) for k, v in error_headers(error).items()),
         ]
         head = b"".join(name + b": " + value + b"\r\n" for name, value in headers)
-        return STATUS_LINE[status_for(error, family)] + head + b"\r\n" + body
+        return STATUS_LINE[family.status(error)] + head + b"\r\n" + body

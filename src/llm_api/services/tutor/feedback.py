@@ -15,11 +15,11 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from llm_api.catalog import ModelInfo
-from llm_api.schemas.tutor import Analysis, LevelFeedbackRequest, LevelFeedbackResponse
+from llm_api.schemas.tutor import Analysis, CefrLevel, LevelFeedbackRequest, LevelFeedbackResponse
 from llm_api.services.generation import Caller
 from llm_api.services.structured import generate_structured
 from llm_api.services.tutor import scores
-from llm_api.services.tutor.levels import LEVEL_NAMES, CefrLevel, next_goal, next_level
+from llm_api.services.tutor.levels import LEVEL_NAMES, next_goal, next_level
 from llm_api.services.tutor.wording import sentence
 
 SECTIONS = (

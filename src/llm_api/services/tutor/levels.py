@@ -1,18 +1,9 @@
-"""CEFR levels: parsing (any case) and what comes next."""
+"""CEFR levels: their names, what each can do, and what comes next (the levels and
+their parsing are part of the request schema, ``llm_api.schemas.tutor``)."""
 
 from __future__ import annotations
 
-import enum
-
-
-class CefrLevel(enum.StrEnum):
-    A1 = "A1"
-    A2 = "A2"
-    B1 = "B1"
-    B2 = "B2"
-    C1 = "C1"
-    C2 = "C2"
-
+from llm_api.schemas.tutor import CefrLevel
 
 #: the Council of Europe's names for the six levels
 LEVEL_NAMES: dict[CefrLevel, str] = {
@@ -35,16 +26,6 @@ CAN_DO: dict[CefrLevel, str] = {
 }
 
 _ORDER = list(CefrLevel)
-
-
-def parse_level(text: str) -> CefrLevel:
-    """``"b1"``, ``" B1 "`` → ``CefrLevel.B1``; anything else raises ``ValueError``."""
-    try:
-        return CefrLevel(text.strip().upper())
-    except ValueError:
-        raise ValueError(
-            f"must be a CEFR level: {', '.join(_ORDER)} (any case), got {text!r}"
-        ) from None
 
 
 def next_level(level: CefrLevel) -> CefrLevel | None:

@@ -36,6 +36,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from llm_api.schemas.tutor import name_key
+
 WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
 
 _NAME = r"[^\W\d_][\w.'’\-]*(?:[ \t]+[\w.'’\-]+){0,2}?"
@@ -66,11 +68,6 @@ class SpeakingTime:
     words: dict[str, int]  # words per participant, in the participants' order
     percent: dict[str, int]  # whole percentages summing to 100
     unattributed_words: int  # before the first label, or under unknown labels
-
-
-def name_key(name: str) -> str:
-    """What two spellings of one name share: ``"Teacher 456"`` → ``"teacher456"``."""
-    return "".join(char for char in name.casefold() if char.isalnum())
 
 
 def match_participant(label: str, participants: Sequence[str], *, loose: bool = True) -> str | None:

@@ -1,0 +1,132 @@
+"""The native family (`/api/llm`): its requests as a ``GenerationRequest``, and the
+engine's results as its answers or its event stream (``{"response": <delta>}`` frames)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llm_api.catalog import MODELS, resolve_model
+from llm_api.errors import NATIVE, ApiError
+from llm_api.schemas.native import (
+    ChatMessage,
+    ChatRequest,
+    ChatResponse,
+    GenerateRequest,
+    GenerateResponse,
+    ModelCard,
+    ModelsResponse,
+    SamplingParams,
+    ToolCallOut,
+    Usage,
+)
+from llm_api.services.generation import (
+    Caller,
+    GenerationRequest,
+    StreamItem,
+    TextDelta,
+    complete,
+    open_stream,
+    response_format_inputs,
+)
+from llm_api.settings import Settings
+from llm_api.sse import Frames, encode_data, encode_response, error_frame, frames
+
+#: the request fields that are Workers AI input fields of the same name
+SAMPLING_FIELDS = {
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "repetition_penalty",
+    "frequency_penalty",
+    "presence_penalty",
+    "seed",
+}
+
+
+def model_list() -> ModelsResponse:
+    return ModelsResponse(
+        models=[
+            ModelCard(
+                id=model.id,
+                name=model.name,
+                contextWindow=model.context_window,
+                supportsTools=model.supports_tools,
+                costPerMInput=model.cost_per_m_input,
+                costPerMOutput=model.cost_per_m_output,
+            )
+            for model in MODELS
+        ]
+    )
+
+
+async def generate(
+    caller: Caller, settings: Settings, body: GenerateRequest
+) -> GenerateResponse | Frames:
+    request = GenerationRequest(
+        model=resolve_model(body.model or settings.default_model),
+        prompt=body.prompt,
+        sampling=sampling(body),
+    )
+    if body.stream:
+        return await _stream(caller, request)
+    result = await complete(caller, request)
+    return GenerateResponse(text=result.text, model=request.model.id, usage=Usage(**result.usage))
+
+
+async def chat(caller: Caller, settings: Settings, body: ChatRequest) -> ChatResponse | Frames:
+    request = chat_request(body, settings)
+    if body.stream:
+        return await _stream(caller, request)
+    result = await complete(caller, request)
+    return ChatResponse(
+        text=result.text,
+        model=request.model.id,
+        usage=Usage(**result.usage),
+        tool_calls=[ToolCallOut(**call) for call in result.tool_calls] or None,
+    )
+
+
+def chat_request(body: ChatRequest, settings: Settings) -> GenerationRequest:
+    choice = body.tool_choice
+    return GenerationRequest(
+        model=resolve_model(body.model or settings.default_model),
+        messages=[binding_message(message) for message in body.messages],
+        sampling=sampling(body),
+        tools=[tool.model_dump(exclude_none=True) for tool in body.tools] if body.tools else None,
+        tool_choice=choice if choice is None or isinstance(choice, str) else choice.model_dump(),
+        response_format=response_format_inputs(body.response_format),
+    )
+
+
+def sampling(body: SamplingParams) -> dict[str, Any]:
+    """The Workers AI input fields for the request's generation settings."""
+    return body.model_dump(include=SAMPLING_FIELDS, exclude_none=True)
+
+
+def binding_message(message: ChatMessage) -> dict[str, Any]:
+    converted: dict[str, Any] = {"role": message.role, "content": message.content or ""}
+    if message.name:
+        converted["name"] = message.name
+    if message.tool_call_id:
+        converted["tool_call_id"] = message.tool_call_id
+    if message.tool_calls:
+        converted["tool_calls"] = [call.model_dump() for call in message.tool_calls]
+    return converted
+
+
+async def _stream(caller: Caller, request: GenerationRequest) -> Frames:
+    return frames(await open_stream(caller, request), encode_item, encode_error)
+
+
+def encode_item(item: StreamItem) -> bytes:
+    if isinstance(item, TextDelta):
+        return encode_response(item.text)
+    final: dict[str, object] = {"response": "", "usage": item.usage}
+    if item.tool_calls:
+        final["tool_calls"] = item.tool_calls
+    return encode_data(final)
+
+
+def encode_error(error: ApiError) -> bytes:
+    return error_frame(NATIVE, error)
