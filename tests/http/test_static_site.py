@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 
 from llm_api.app import create_app
 from llm_api.binding.protocol import Platform, fixed_platform
-from llm_api.cli import build_parser
+from llm_api.cli import build_parser, static_dir_of
 from llm_api.platform.local.static_site import default_static_dir
+from llm_api.settings import ServeSettings, load
 from tests.support.paths import ROOT
 
 PUBLIC = ROOT / "public"
@@ -76,6 +77,15 @@ def test_the_same_folder_is_served_on_workers_and_locally() -> None:
     # anything that is no file reaches the Worker; the API never looks for one
     assert assets["not_found_handling"] == "none"
     assert assets["run_worker_first"] == ["/api/*", "/v1/*", "/admin/*"]
-    serve = build_parser({}).parse_args(["serve"])
-    assert Path(serve.static_dir) == PUBLIC
-    assert build_parser({"LLM_API_STATIC_DIR": ""}).parse_args(["serve"]).static_dir == ""
+    assert static_dir_of(ServeSettings()) == PUBLIC  # what `llm-api serve` serves
+
+
+def test_an_empty_static_dir_serves_none_and_a_flag_beats_the_variable(tmp_path: Path) -> None:
+    def static_dir(argv: list[str], env: dict[str, str]) -> Path | None:
+        flags = vars(build_parser().parse_args(["serve", *argv]))
+        return static_dir_of(load(ServeSettings, env, flags))
+
+    assert static_dir([], {"LLM_API_STATIC_DIR": ""}) is None
+    assert static_dir(["--static-dir", ""], {}) is None
+    assert static_dir([], {"LLM_API_STATIC_DIR": str(tmp_path)}) == tmp_path
+    assert static_dir(["--static-dir", ""], {"LLM_API_STATIC_DIR": str(tmp_path)}) is None
