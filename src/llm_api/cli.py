@@ -25,6 +25,7 @@ from llm_api.platform.local.http_protocol import uvicorn_options
 from llm_api.platform.local.platform import build_local_platform
 from llm_api.platform.local.state import SqliteKeyStore, ensure_dev_key, state_db_path
 from llm_api.platform.local.static_site import default_static_dir
+from llm_api.platform.local.static_site import install as install_static_site
 from llm_api.platform.local.tuning import (
     LoopUnavailable,
     event_loop_factory,
@@ -225,8 +226,11 @@ async def _serve(platform: Platform, serve: ServeSettings, sock: socket.socket) 
         state_dir=serve.state_dir,
         dev_key=dev_key,
     )
+    app = create_app(fixed_platform(platform))
+    if static_dir is not None:
+        install_static_site(app, static_dir)
     config = uvicorn.Config(
-        create_app(fixed_platform(platform), static_dir=static_dir),
+        app,
         host=serve.host,
         port=serve.port,
         log_level=serve.log_level,

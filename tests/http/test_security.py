@@ -422,10 +422,14 @@ def test_a_trailing_slash_is_a_404_not_a_redirect_to_the_host_header(admin_platf
 
 
 def test_a_static_folder_redirect_is_relative(platform, tmp_path):
+    from llm_api.platform.local.static_site import install
+
     (tmp_path / "index.html").write_text("<p>home</p>")
     (tmp_path / "guide").mkdir()
     (tmp_path / "guide" / "index.html").write_text("<p>guide</p>")
-    client = TestClient(create_app(fixed_platform(platform), static_dir=tmp_path))
+    app = create_app(fixed_platform(platform))
+    install(app, tmp_path)
+    client = TestClient(app)
     response = client.get("/guide?x=1", follow_redirects=False, headers={"host": "evil.example"})
     assert response.status_code == 307
     assert response.headers["location"] == "/guide/?x=1"
