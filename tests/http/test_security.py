@@ -158,7 +158,7 @@ def test_invalid_requests_do_not_spend_quota(platform, ai):
     count; 400, 403, 404, 405, 413 and 415 are the request's fault and count not at all."""
     key = add_key(platform, rpm=3, allowed_models=["@cf/meta/llama-3-8b-instruct"])
     client = make_client(platform, authorization=f"Bearer {key}")
-    small = replace(platform, settings=replace(platform.settings, max_body_bytes=100))
+    small = replace(platform, settings=platform.settings.model_copy(update={"max_body_bytes": 100}))
     small_client = make_client(small, authorization=f"Bearer {key}")
     generate = "/api/llm/generate"
     invalid = [
@@ -244,7 +244,7 @@ def test_a_key_limited_to_some_models_gets_403_for_others(platform):
 
 @pytest.fixture
 def admin_platform(platform):
-    return replace(platform, settings=replace(platform.settings, admin_token=ADMIN))
+    return replace(platform, settings=platform.settings.model_copy(update={"admin_token": ADMIN}))
 
 
 def test_admin_api_creates_lists_revokes_and_shows_usage(admin_platform, ai):
@@ -399,7 +399,7 @@ def test_cors_headers_expose_quota_and_request_id_even_on_401(anonymous, client)
 def test_cors_with_a_list_of_origins(platform, api_key):
     limited = replace(
         platform,
-        settings=replace(platform.settings, allowed_origins=("https://app.example",)),
+        settings=platform.settings.model_copy(update={"allowed_origins": ("https://app.example",)}),
     )
     client = make_client(limited, authorization=f"Bearer {api_key}")
     ok = client.get("/v1/models", headers={"origin": "https://app.example"})
@@ -426,10 +426,14 @@ def test_a_trailing_slash_is_a_404_not_a_redirect_to_the_host_header(admin_platf
 
 
 def test_a_static_folder_redirect_is_relative(platform, tmp_path):
+    from llm_api.platform.local.static_site import install
+
     (tmp_path / "index.html").write_text("<p>home</p>")
     (tmp_path / "guide").mkdir()
     (tmp_path / "guide" / "index.html").write_text("<p>guide</p>")
-    client = TestClient(create_app(fixed_platform(platform), static_dir=tmp_path))
+    app = create_app(fixed_platform(platform))
+    install(app, tmp_path)
+    client = TestClient(app)
     response = client.get("/guide?x=1", follow_redirects=False, headers={"host": "evil.example"})
     assert response.status_code == 307
     assert response.headers["location"] == "/guide/?x=1"

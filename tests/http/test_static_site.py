@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 
 from llm_api.app import create_app
 from llm_api.binding.protocol import Platform, fixed_platform
-from llm_api.cli import build_parser
-from llm_api.platform.local.static_site import default_static_dir
+from llm_api.cli import build_parser, static_dir_of
+from llm_api.platform.local.static_site import default_static_dir, install
+from llm_api.settings import ServeSettings, load
 from tests.support.paths import ROOT
 
 PUBLIC = ROOT / "public"
@@ -21,7 +22,8 @@ PUBLIC = ROOT / "public"
 
 @pytest.fixture
 def site(platform: Platform, api_key: str) -> Iterator[TestClient]:
-    app = create_app(fixed_platform(platform), static_dir=PUBLIC)
+    app = create_app(fixed_platform(platform))
+    install(app, PUBLIC)
     headers = {"authorization": f"Bearer {api_key}"}
     with TestClient(app, raise_server_exceptions=False, headers=headers) as client:
         yield client
@@ -76,6 +78,27 @@ def test_the_same_folder_is_served_on_workers_and_locally() -> None:
     # anything that is no file reaches the Worker; the API never looks for one
     assert assets["not_found_handling"] == "none"
     assert assets["run_worker_first"] == ["/api/*", "/v1/*", "/admin/*"]
-    serve = build_parser({}).parse_args(["serve"])
-    assert Path(serve.static_dir) == PUBLIC
-    assert build_parser({"LLM_API_STATIC_DIR": ""}).parse_args(["serve"]).static_dir == ""
+    assert static_dir_of(ServeSettings()) == PUBLIC  # what `llm-api serve` serves
+
+
+def test_an_empty_static_dir_serves_none_and_a_flag_beats_the_variable(tmp_path: Path) -> None:
+    def static_dir(argv: list[str], env: dict[str, str]) -> Path | None:
+        flags = vars(build_parser().parse_args(["serve", *argv]))
+        return static_dir_of(load(ServeSettings, env, flags))
+
+    assert static_dir([], {"LLM_API_STATIC_DIR": ""}) is None
+    assert static_dir(["--static-dir", ""], {}) is None
+    assert static_dir([], {"LLM_API_STATIC_DIR": str(tmp_path)}) == tmp_path
+    assert static_dir(["--static-dir", ""], {"LLM_API_STATIC_DIR": str(tmp_path)}) is None
+
+
+def test_the_default_folder_is_what_wrangler_toml_uploads(tmp_path: Path) -> None:
+    module = tmp_path / "src" / "llm_api" / "platform" / "static_site.py"
+    (tmp_path / "wrangler.toml").write_text('name = "x"\n[assets]\ndirectory = "./site"\n')
+    assert default_static_dir(module) is None  # no such folder yet
+    (tmp_path / "site").mkdir()
+    assert default_static_dir(module) is None  # a folder without a page is no playground
+    (tmp_path / "site" / "index.html").write_text("<p>hi</p>")
+    assert default_static_dir(module) == (tmp_path / "site").resolve()
+    (tmp_path / "wrangler.toml").write_text('name = "x"\n')
+    assert default_static_dir(module) is None  # a Worker without [assets]

@@ -5,17 +5,13 @@ Backends are imported lazily so that choosing one never needs another's packages
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from llm_api.binding.protocol import AIBinding, Platform
 from llm_api.platform.local.limiter import InProcessLimiter
 from llm_api.platform.local.state import SqliteKeyStore, SqliteUsageStore, state_db_path
-from llm_api.settings import ConfigError, Settings
-
-BACKENDS = ("embedded", "workers-ai", "openai")
+from llm_api.settings import BACKENDS, ConfigError, ServeSettings, Settings
 
 
 class LocalBackend(AIBinding, Protocol):
@@ -27,59 +23,52 @@ class LocalBackend(AIBinding, Protocol):
     async def aclose(self) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class LocalOptions:
-    backend: str = "embedded"
-    model_path: str | None = None  # embedded: a GGUF file instead of SmolLM2's
-    context_size: int = 8192  # embedded: llama.cpp context length
-    threads: int | None = None  # embedded: llama.cpp threads (default: half the cores)
-    state_dir: Path = Path(".state")  # keys and usage (SQLite)
-
-
-def build_backend(options: LocalOptions, env: Mapping[str, str]) -> LocalBackend:
-    if options.backend == "embedded":
+def build_backend(serve: ServeSettings) -> LocalBackend:
+    """The backend ``serve.backend`` names; ServeSettings has checked what it needs."""
+    if serve.backend == "embedded":
         from llm_api.platform.embedded.backend import EmbeddedBackend
 
         return EmbeddedBackend(
-            model_path=options.model_path, n_ctx=options.context_size, n_threads=options.threads
+            model_path=serve.model_path, n_ctx=serve.context_size, n_threads=serve.threads
         )
-    if options.backend == "workers-ai":
+    if serve.backend == "workers-ai":
         from llm_api.platform.remote.workers_ai import WorkersAIRestBackend
 
-        account = _required(env, "CLOUDFLARE_ACCOUNT_ID", "the workers-ai backend")
-        token = _required(env, "CLOUDFLARE_API_TOKEN", "the workers-ai backend")
-        base_url = env.get("CLOUDFLARE_API_BASE_URL") or None  # tests point it at a fake
+        account, token = serve.cloudflare_account_id or "", serve.cloudflare_api_token or ""
+        base_url = serve.cloudflare_api_base_url  # tests point it at a fake
         if base_url:
             return WorkersAIRestBackend(account, token, base_url=base_url)
         return WorkersAIRestBackend(account, token)
-    if options.backend == "openai":
+    if serve.backend == "openai":
         from llm_api.platform.remote.openai import OpenAICompatibleBackend
 
-        base_url = _required(env, "OPENAI_BASE_URL", "the openai backend")
         return OpenAICompatibleBackend(
-            base_url,
-            api_key=env.get("OPENAI_API_KEY") or None,
-            model=env.get("OPENAI_MODEL") or None,
+            serve.openai_base_url or "", api_key=serve.openai_api_key, model=serve.openai_model
         )
-    raise ConfigError(f"unknown backend {options.backend!r}; choose one of {', '.join(BACKENDS)}")
+    raise ConfigError(f"unknown backend {serve.backend!r}; choose one of {', '.join(BACKENDS)}")
 
 
-def build_local_platform(options: LocalOptions, env: Mapping[str, str]) -> Platform:
+@dataclass(frozen=True, slots=True)
+class LocalHost:
+    """What ``llm-api serve`` runs: the app's platform, and typed handles on the two parts
+    the host itself drives (the backend to load and close, the key store for the dev key)."""
+
+    platform: Platform
+    backend: LocalBackend
+    keys: SqliteKeyStore
+
+
+def build_local_host(serve: ServeSettings, settings: Settings) -> LocalHost:
     """The local host: the chosen backend, keys and usage in SQLite under the state
     folder, and an in-process sliding-window limiter (one process serves every request)."""
-    settings = Settings.from_mapping(env)
-    database = state_db_path(options.state_dir)
-    return Platform(
-        ai=build_backend(options, env),
+    database = state_db_path(serve.state_dir)
+    backend = build_backend(serve)
+    keys = SqliteKeyStore(database)
+    platform = Platform(
+        ai=backend,
         settings=settings,
-        keys=SqliteKeyStore(database),
+        keys=keys,
         limiter=InProcessLimiter(),
         usage=SqliteUsageStore(database),
     )
-
-
-def _required(env: Mapping[str, str], name: str, purpose: str) -> str:
-    value = env.get(name, "").strip()
-    if not value:
-        raise ConfigError(f"{name} must be set for {purpose}")
-    return value
+    return LocalHost(platform=platform, backend=backend, keys=keys)

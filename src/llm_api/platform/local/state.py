@@ -3,7 +3,7 @@
 The state folder defaults to ``./.state`` (already git-ignored), the way ``wrangler dev``
 keeps a project's local KV and Durable Object data in ``./.wrangler/state``: a developer
 finds it next to the project, and two checkouts never share keys. ``--state-dir`` or
-``LLM_API_STATE_DIR`` choose another (see :func:`resolve_state_dir`).
+``LLM_API_STATE_DIR`` choose another (``StateSettings`` in llm_api.settings).
 
 The async methods run their SQL inline on the event loop rather than through
 ``asyncio.to_thread``: each is one indexed statement on a local file, a few tens of
@@ -20,13 +20,11 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Mapping
 from pathlib import Path
 
 from llm_api.keys import KeyRecord, new_key
 from llm_api.usage import DEFAULT_DAYS, UsageEntry, first_day, utc_day
 
-STATE_DIR_ENV = "LLM_API_STATE_DIR"
 STATE_FILE = "state.db"
 DEV_KEY_NAME = "development"
 
@@ -54,20 +52,6 @@ CREATE TABLE IF NOT EXISTS usage (
 #: Columns added since the first release, with their definitions: a database made by an
 #: older version gets them on open (``ALTER TABLE ... ADD COLUMN``; old rows read 0).
 _ADDED_COLUMNS = {"usage": {"estimated_requests": "INTEGER NOT NULL DEFAULT 0"}}
-
-
-def default_state_dir() -> Path:
-    return Path.cwd() / ".state"
-
-
-def resolve_state_dir(
-    explicit: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
-) -> Path:
-    """``--state-dir`` if given, else ``LLM_API_STATE_DIR``, else ``./.state``."""
-    if explicit:
-        return Path(explicit).expanduser()
-    value = (os.environ if env is None else env).get(STATE_DIR_ENV)
-    return Path(value).expanduser() if value else default_state_dir()
 
 
 def state_db_path(state_dir: str | os.PathLike[str]) -> Path:

@@ -12,31 +12,30 @@ Only the local host imports this module; the Worker never has a folder to serve.
 
 from __future__ import annotations
 
+import tomllib
 from os import PathLike
 from pathlib import Path
 
+from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-
-def _checkout_public_dir() -> Path | None:
-    """``public/`` beside the checkout's ``wrangler.toml`` (the folder it uploads as
-    assets), found by walking up from this file; None for an installed package."""
-    for folder in Path(__file__).resolve().parents:
-        if (folder / "wrangler.toml").is_file():
-            return folder / "public"
-    return None
+from llm_api.http.request_id import RelativeRedirectMiddleware
 
 
-#: the folder `wrangler.toml` uploads as assets, in a source checkout
-CHECKOUT_PUBLIC_DIR = _checkout_public_dir()
+def install(app: FastAPI, directory: str | PathLike[str]) -> None:
+    """Serve ``directory`` for the GETs and HEADs that no route of ``app`` answers (before
+    the app starts). Only the local host calls this: app.py knows no folder."""
+    app.router.default = StaticFallback(directory, not_found=app.router.default)
 
 
 class StaticFallback:
     """The router's "no route matched" app: a file from ``directory``, else ``not_found``."""
 
     def __init__(self, directory: str | PathLike[str], not_found: ASGIApp) -> None:
-        self.files = StaticFiles(directory=directory, html=True)
+        # a folder's /dir -> /dir/ is the one redirect here: sent as a path, never a URL
+        # built from the client's Host header
+        self.files = RelativeRedirectMiddleware(StaticFiles(directory=directory, html=True))
         self.not_found = not_found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -47,7 +46,18 @@ class StaticFallback:
             await self.not_found(scope, receive, send)
 
 
-def default_static_dir() -> Path | None:
-    """``public/`` when running from a source checkout (``make run``), else None."""
-    folder = CHECKOUT_PUBLIC_DIR
-    return folder if folder is not None and (folder / "index.html").is_file() else None
+def default_static_dir(start: Path | None = None) -> Path | None:
+    """What ``wrangler.toml`` uploads as assets (``[assets].directory``), found beside the
+    first ``wrangler.toml`` above ``start`` (this file): the playground when running from
+    a source checkout (``make run``). None where there is none or it holds no
+    ``index.html``, as for an installed package."""
+    for folder in (start or Path(__file__)).resolve().parents:
+        config = folder / "wrangler.toml"
+        if config.is_file():
+            assets = tomllib.loads(config.read_text()).get("assets", {})
+            directory = assets.get("directory")
+            if not isinstance(directory, str):
+                return None
+            public = (folder / directory).resolve()
+            return public if (public / "index.html").is_file() else None
+    return None

@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from llm_api.platform.local.platform import LocalOptions, build_backend
+from llm_api.platform.local.platform import build_backend
+from llm_api.settings import ServeSettings, load
 
 ENV = {
     "CLOUDFLARE_ACCOUNT_ID": "acct",
@@ -17,7 +18,7 @@ ENV = {
 
 @pytest.mark.parametrize("backend", ["workers-ai", "openai"])
 def test_a_remote_backend_loads_without_opening_a_connection(backend: str):
-    remote = build_backend(LocalOptions(backend=backend), ENV)
+    remote = build_backend(load(ServeSettings, ENV, {"backend": backend}))
 
     async def lifecycle() -> object:
         await remote.load()

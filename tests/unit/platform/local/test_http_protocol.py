@@ -308,13 +308,14 @@ def test_a_body_answered_before_it_arrived_is_not_waited_for(monkeypatch):
 )
 def test_each_limit_is_a_flag_and_a_variable(flag, value, field, expected):
     from llm_api.cli import build_parser
+    from llm_api.settings import ServeSettings, load
 
-    variable = next(option[1] for option in client_limits._OPTIONS if option[0] == flag)
-    from_flag = build_parser({}).parse_args(["serve", flag, value])
-    from_env = build_parser({variable: value}).parse_args(["serve"])
-    for args in (from_flag, from_env):
-        assert getattr(client_limits.limits_from_args(args), field) == expected
-    assert client_limits.limits_from_args(build_parser({}).parse_args(["serve"])) == ClientLimits()
+    variable = ServeSettings.model_fields[field].alias
+    from_flag = vars(build_parser().parse_args(["serve", flag, value]))
+    for flags, env in ((from_flag, {}), ({}, {variable: value})):
+        limits = client_limits.limits_of(load(ServeSettings, env, flags))
+        assert getattr(limits, field) == expected
+    assert client_limits.limits_of(ServeSettings()) == ClientLimits()
 
 
 def test_a_body_answered_before_it_arrived_keeps_its_connection_alive_once_in():

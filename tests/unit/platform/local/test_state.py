@@ -6,16 +6,12 @@ import sqlite3
 import stat
 from pathlib import Path
 
-import pytest
-
 from llm_api.keys import new_key, verify
 from llm_api.platform.local.state import (
     DEV_KEY_NAME,
     SqliteKeyStore,
     SqliteUsageStore,
-    default_state_dir,
     ensure_dev_key,
-    resolve_state_dir,
     state_db_path,
 )
 from llm_api.usage import UsageEntry
@@ -174,16 +170,6 @@ def test_dev_key_is_created_once(tmp_path: Path) -> None:
 
     asyncio.run(scenario())
     store.close()
-
-
-def test_state_dir_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert default_state_dir() == tmp_path / ".state"
-    assert resolve_state_dir(None, {}) == tmp_path / ".state"
-    assert resolve_state_dir(None, {"LLM_API_STATE_DIR": "/x/y"}) == Path("/x/y")
-    assert resolve_state_dir("/a", {"LLM_API_STATE_DIR": "/x/y"}) == Path("/a")
-    monkeypatch.setenv("LLM_API_STATE_DIR", str(tmp_path / "env"))
-    assert resolve_state_dir() == tmp_path / "env"
 
 
 def test_a_usage_table_from_before_estimates_is_migrated_in_place(tmp_path: Path) -> None:
