@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
@@ -89,6 +90,12 @@ class Forbidden(ApiError):
     v1_code = "FORBIDDEN"
 
 
+class WorkersPaidRequired(Forbidden):
+    """Workers AI 5035: the model is served only to accounts on the Workers Paid plan."""
+
+    openai_code = "workers_paid_required"
+
+
 class CorsRefused(ApiError):
     status = 403
     openai_type = "invalid_request_error"
@@ -110,6 +117,37 @@ class ModelNotFound(ApiError):
     openai_type = "invalid_request_error"
     openai_code = "model_not_found"
     v1_code = "NOT_FOUND"
+
+
+class ModelRetired(ApiError):
+    """Workers AI 5028: Cloudflare no longer serves ``model`` (a full id).
+
+    Raised by the binding adapters (``binding.upstream_errors``), never retried there. The
+    catalog integration catches it to record the retirement at run time
+    (``Catalog.mark_retired(error.model, error.successor)``) and to answer from a successor;
+    uncaught it is a 410 naming the successor where the catalog knows one.
+    """
+
+    status = 410
+    openai_type = "invalid_request_error"
+    openai_code = "model_retired"
+    v1_code = "NOT_FOUND"
+
+    def __init__(
+        self,
+        model: str,
+        retired_on: date | None = None,
+        successor: str | None = None,
+        *,
+        param: str | None = "model",
+        **options: Any,  # ApiError's (detail, retry_after, ...)
+    ) -> None:
+        when = f" on {retired_on.isoformat()}" if retired_on else ""
+        advice = f"use {successor}" if successor else "choose another model from /v1/models"
+        super().__init__(f"model {model} was retired{when}; {advice}", param=param, **options)
+        self.model = model
+        self.retired_on = retired_on
+        self.successor = successor
 
 
 class NotFound(ApiError):

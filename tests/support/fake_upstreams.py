@@ -14,6 +14,8 @@ it wants in the request itself:
   (a JSON answer), ``slow`` (``slow_seconds`` before answering), ``gated`` (stream one
   piece, then wait for ``fake.state.release(text)``), ``endless`` (stream until the
   client goes away).
+* Workers AI error bodies as documented: ``fixture<key>`` answers the entry ``<key>`` of
+  ``fixtures/workers_ai/errors-rest.json`` (``fixture5028_retired``, ``fixtureno_code_404_route``).
 * Workers AI errors: ``capacity`` 3040, ``quota`` 3036, ``nomodel`` 5007, ``badmodel``
   3042, ``toolarge`` 3006, ``upstreamtimeout`` 3007, ``internal`` (unknown code 3043),
   ``htmlerror`` (a 502 HTML page, no code); ``nodone`` ends a stream without ``[DONE]``.
@@ -46,6 +48,8 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.responses import StreamingResponse as _Streaming
 from starlette.routing import Route
 
+from tests.support.paths import WORKERS_AI_FIXTURES
+
 REPLY = ["Hello", " from", " the", " fake", " upstream", "."]
 UNICODE_REPLY = ["Grüße", " 👋", " ok"]
 PIECE_DELAY = 0.01
@@ -62,7 +66,14 @@ WORKERS_AI_ERRORS = {  # word: (status, code, message), as Cloudflare sends them
     "upstreamtimeout": (408, 3007, "Request timeout"),
     "internal": (500, 3043, "Internal server error"),
 }
+#: word: (status, body), from the documented REST error bodies
+REST_ERROR_FIXTURES = {
+    f"fixture{key}": (entry["status"], entry["body"])
+    for key, entry in json.loads((WORKERS_AI_FIXTURES / "errors-rest.json").read_text()).items()
+    if not key.startswith("_")
+}
 _SCENARIOS = (
+    *REST_ERROR_FIXTURES,  # first: "fixture3040_no_capacity" also holds "capacity"
     *WORKERS_AI_ERRORS,
     "htmlerror",
     "ratelimit",
@@ -279,6 +290,9 @@ def workers_ai_app(state: UpstreamState) -> Starlette:
         name = scenario(text)
         if name in WORKERS_AI_ERRORS:
             return _wa_error(*WORKERS_AI_ERRORS[name])
+        if name in REST_ERROR_FIXTURES:
+            status, error_body = REST_ERROR_FIXTURES[name]
+            return JSONResponse(error_body, status_code=status)
         if name == "htmlerror":
             return HTMLResponse("<html><body>502 Bad Gateway</body></html>", status_code=502)
         if name == "slow":

@@ -37,7 +37,7 @@ _QUOTA = ("rate_limit_error", "SERVICE_ERROR")
 FAULTS = [
     # word              code  /v1  native retryable Retry-After (type, v1 code) openai code
     Fault("capacity",        3040, 503, 503, True,  True,  *_SERVER, "backend_overloaded"),
-    Fault("quota",           3036, 429, 429, False, False, *_QUOTA, "insufficient_quota"),
+    Fault("quota",           3036, 429, 429, False, True,  *_QUOTA, "insufficient_quota"),
     Fault("nomodel",         5007, 404, 400, False, False, *_GONE, "model_not_found", "model"),
     Fault("badmodel",        3042, 404, 400, False, False, *_GONE, "model_not_found", "model"),
     Fault("toolarge",        3006, 413, 413, False, False, *_TOO_LARGE, "request_too_large"),

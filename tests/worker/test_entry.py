@@ -145,9 +145,10 @@ def test_generate_returns_the_text_env_ai_generated(runtime, entry):
         "model": "@cf/meta/llama-3.1-8b-instruct",
         "usage": {"prompt_tokens": 5, "completion_tokens": 6, "total_tokens": 11},
     }
-    model, inputs = ai.calls[0]
+    model, inputs, options = ai.calls[0]
     assert model == "@cf/meta/llama-3.1-8b-instruct"  # the default from the Worker's vars
     assert isinstance(inputs, JsObject)
+    assert options.to_py() == {"rejectIfBusy": True}  # a busy model fails fast (issue 14)
     assert ai.inputs()["prompt"] == "Erzähl mir eine Geschichte"
 
 

@@ -78,13 +78,19 @@ def test_inputs_and_options_reach_the_binding_as_plain_js_objects(workers):
         "max_tokens": 8,
         "response_format": {"type": "json_object"},
     }  # None is left out, not sent as null
-    assert sent_options.to_py() == {"gateway": {"id": "tutor", "skipCache": True}}
+    assert sent_options.to_py() == {
+        "rejectIfBusy": True,
+        "gateway": {"id": "tutor", "skipCache": True},
+    }
 
 
-def test_no_options_means_no_third_argument(workers):
+def test_reject_if_busy_is_always_the_third_argument(workers):
+    # facts-14 §3 [RIB]: in the options, never in the inputs, so a busy model fails fast (3040)
     ai = FakeAI({"response": "ok"})
     run(workers, ai, {"prompt": "Hi"})
-    assert len(ai.calls[0]) == 2
+    _, inputs, options = ai.calls[0]
+    assert options.to_py() == {"rejectIfBusy": True}
+    assert "rejectIfBusy" not in inputs.to_py()
 
 
 TOOLS = [

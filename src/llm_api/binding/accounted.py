@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
+from llm_api.binding.protocol import Usage
 from llm_api.catalog import resolve_model
 from llm_api.errors import Forbidden
 from llm_api.keys import KeyRecord
@@ -23,7 +24,7 @@ class Account(Protocol):
     def authorize(self, model: str) -> None:
         """Raise ``Forbidden`` (403) if this caller may not use ``model``."""
 
-    async def record(self, model: str, usage: dict[str, int], *, estimated: bool = False) -> None:
+    async def record(self, model: str, usage: Usage, *, estimated: bool = False) -> None:
         """Record ``usage`` (validated by the generation service; ``estimated`` when some
         of it is our estimate rather than the backend's count). Never raises."""
 
@@ -39,15 +40,17 @@ class KeyAccount:
         if not self.key.allows_model(model):
             raise Forbidden(f"model: this API key may not use '{model}'", param="model")
 
-    async def record(self, model: str, usage: dict[str, int], *, estimated: bool = False) -> None:
+    async def record(self, model: str, usage: Usage, *, estimated: bool = False) -> None:
         prompt, completion = usage["prompt_tokens"], usage["completion_tokens"]
+        # cached prompt tokens at the cached rate where the catalog knows it (facts-14 §4)
+        cached = usage.get("prompt_tokens_details", {}).get("cached_tokens", 0)
         try:
             await self.store.record(
                 self.key.key_id,
                 day=utc_day(),
                 prompt_tokens=prompt,
                 completion_tokens=completion,
-                cost_usd=resolve_model(model).estimated_cost(prompt, completion),
+                cost_usd=resolve_model(model).estimated_cost(prompt, completion, cached),
                 estimated=estimated,
             )
         except Exception:
@@ -61,7 +64,7 @@ class _Unmetered:
     def authorize(self, model: str) -> None:
         return None
 
-    async def record(self, model: str, usage: dict[str, int], *, estimated: bool = False) -> None:
+    async def record(self, model: str, usage: Usage, *, estimated: bool = False) -> None:
         return None
 
 

@@ -64,11 +64,15 @@ def counted_usage(
     if completion is None:
         produced = len(text) + sum(_chars(call) for call in tool_calls)
         completion = -(-produced // CHARS_PER_TOKEN_LOW_ESTIMATE)  # rounded up: 1 for "a"
-    return {
+    counted: Usage = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-    }, estimated
+    }
+    details = reported.get("prompt_tokens_details")
+    if details is not None and prompt == reported.get("prompt_tokens"):  # of a trusted count
+        counted["prompt_tokens_details"] = details
+    return counted, estimated
 
 
 def well_formed(value: Any) -> Any:

@@ -128,6 +128,10 @@ def usage(raw: object) -> Usage | None:
         return None
     if "prompt_tokens" in counts and "completion_tokens" in counts:
         counts["total_tokens"] = counts["prompt_tokens"] + counts["completion_tokens"]
+    details = raw.get("prompt_tokens_details")
+    cached = token_count(details.get("cached_tokens")) if isinstance(details, dict) else None
+    if cached is not None and cached <= counts.get("prompt_tokens", -1):  # a part of the prompt
+        counts["prompt_tokens_details"] = {"cached_tokens": cached}
     return counts
 
 

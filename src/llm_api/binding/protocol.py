@@ -13,13 +13,20 @@ if TYPE_CHECKING:  # names only: the protocol layer depends on none of them
     from llm_api.usage import UsageStore
 
 
+class PromptTokensDetails(TypedDict):
+    #: the part of ``prompt_tokens`` served from the prompt prefix cache (facts-14 §4, [PC])
+    cached_tokens: int
+
+
 class Usage(TypedDict, total=False):
     """Token counts. From an upstream, only those it reported plausibly
-    (``events.usage``); from the generation service, all three, estimated if need be."""
+    (``events.usage``); from the generation service, all three, estimated if need be.
+    ``prompt_tokens_details`` (OpenAI's shape) only where the upstream reported it."""
 
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    prompt_tokens_details: PromptTokensDetails
 
 
 class ToolCall(TypedDict):

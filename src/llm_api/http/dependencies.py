@@ -9,6 +9,7 @@ from fastapi import Depends, Request, Response
 from llm_api.binding.accounted import UNMETERED, Account, KeyAccount
 from llm_api.binding.protocol import AIBinding, Platform
 from llm_api.binding.resilient import CallPolicy, ResilientAI
+from llm_api.binding.run_options import SESSION_HEADER, session_affinity
 from llm_api.errors import Unauthorized
 from llm_api.http.auth import AdmittedAI
 from llm_api.keys import KeyRecord
@@ -36,7 +37,8 @@ async def get_settings(platform: PlatformDep) -> Settings:
 async def get_caller(request: Request, platform: PlatformDep) -> Caller:
     """Who generates for this request: the platform's binding with timeouts and retries,
     counted against the key's rate limit (once, before the first model call), and the
-    key's account, which checks its allowed models and records its usage."""
+    key's account, which checks its allowed models and records its usage; the client's
+    ``x-session-affinity`` header names its conversation (prompt caching)."""
     ai: AIBinding = ResilientAI(platform.ai, CallPolicy.of(platform.settings))
     state = request.scope.get("state", {})
     admission = state.get("admission")
@@ -44,7 +46,7 @@ async def get_caller(request: Request, platform: PlatformDep) -> Caller:
         ai = AdmittedAI(ai, admission)
     key = state.get("api_key")
     account: Account = UNMETERED if key is None else KeyAccount(key, platform.usage)
-    return Caller(ai, account)
+    return Caller(ai, account, session_affinity(request.headers.get(SESSION_HEADER)))
 
 
 async def get_api_key(request: Request) -> KeyRecord:

@@ -19,8 +19,9 @@ PROTECTED = (401, 429, 500, 503)
 #: routes with a JSON body: checked for size, media type and encoding before routing
 JSON_BODY = (400, 413, 415)
 #: routes that call the model: the key's model permission and the backend's faults;
-#: the backend's daily quota is a 429 and an unknown model a 404 (400 on the native API)
-GENERATION = (*JSON_BODY, 403, 502, 503, 504)
+#: the backend's daily quota is a 429, an unknown model a 404 (400 on the native API) and a
+#: model Workers AI no longer serves a 410
+GENERATION = (*JSON_BODY, 403, 410, 502, 503, 504)
 
 _RETRY_AFTER = {
     "retry-after": {
@@ -33,8 +34,9 @@ DESCRIPTIONS = {
     400: "Invalid request: malformed JSON, a field that breaks its rule, an unknown "
     "model on the native API, or a prompt too long for the model",
     401: "Missing or invalid API key (or admin token)",
-    403: "This API key may not use the requested model",
+    403: "This API key may not use the requested model, or the model needs a Workers Paid plan",
     404: "Not found: an unknown model, or key",
+    410: "The model was retired by Workers AI; the message names the model to use instead",
     413: "Request body too large",
     415: "Request body is not JSON",
     429: "Rate limit of this key reached (see Retry-After), or the backend's quota used up",

@@ -89,6 +89,12 @@ class ChatCompletionRequest(BaseModel):
     response_format: ResponseFormat | None = None
     n: int | None = Field(default=None, description="Only 1 is supported")
     user: str | None = None
+    prompt_cache_key: str | None = Field(
+        default=None,
+        max_length=256,
+        description="A conversation id: sent to Workers AI as `x-session-affinity`, so that "
+        "requests of one conversation reuse its cached prompt prefix",
+    )
 
     @model_validator(mode="after")
     def _stop_list(self) -> ChatCompletionRequest:
@@ -110,13 +116,23 @@ class Choice(BaseModel):
     logprobs: None = None
 
 
+class PromptTokensDetails(BaseModel):
+    cached_tokens: int = Field(description="Prompt tokens served from the prompt prefix cache")
+
+
+class CompletionUsage(Usage):
+    """OpenAI's usage; ``prompt_tokens_details`` only where the upstream reported it."""
+
+    prompt_tokens_details: PromptTokensDetails | None = None
+
+
 class ChatCompletion(BaseModel):
     id: str
     object: Literal["chat.completion"] = "chat.completion"
     created: int
     model: str
     choices: list[Choice]
-    usage: Usage
+    usage: CompletionUsage
 
 
 class ModelObject(BaseModel):

@@ -23,6 +23,7 @@ from llm_api.binding.answers import (
 )
 from llm_api.binding.events import StreamAssembler, parse_event, tool_call
 from llm_api.binding.protocol import AIBinding, RunResult, ToolCall, Usage
+from llm_api.binding.run_options import session_options
 from llm_api.catalog import ModelInfo
 from llm_api.errors import BackendError, ContextOverflow, InvalidRequest
 from llm_api.schemas.common import ResponseFormat
@@ -31,10 +32,16 @@ from llm_api.sse import iter_sse_data
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who generates: the AI binding to call and the account that authorizes and records."""
+    """Who generates: the AI binding to call and the account that authorizes and records,
+    and the conversation (``x-session-affinity``) whose prompt prefix Workers AI may cache."""
 
     ai: AIBinding
     account: Account = UNMETERED
+    session_affinity: str | None = None
+
+    def options(self) -> dict[str, Any] | None:
+        """The binding's third argument for this caller's calls."""
+        return session_options(self.session_affinity)
 
 
 @dataclass(slots=True)
@@ -131,7 +138,8 @@ def check_request(caller: Caller, request: GenerationRequest) -> None:
 
 async def complete(caller: Caller, request: GenerationRequest) -> Completion:
     check_request(caller, request)
-    result = answer_of(await caller.ai.run(request.model.id, request.binding_inputs(stream=False)))
+    inputs = request.binding_inputs(stream=False)
+    result = answer_of(await caller.ai.run(request.model.id, inputs, caller.options()))
     text = result["response"]
     tool_calls, usage, finish_reason = await _finish(caller, request, result, text)
     completion = Completion(
@@ -172,7 +180,8 @@ async def _prepend(
 async def _stream_items(
     caller: Caller, request: GenerationRequest
 ) -> AsyncGenerator[StreamItem, None]:
-    upstream = await caller.ai.run(request.model.id, request.binding_inputs(stream=True))
+    inputs = request.binding_inputs(stream=True)
+    upstream = await caller.ai.run(request.model.id, inputs, caller.options())
     if isinstance(upstream, dict):
         # A backend may answer a stream request in one piece; replay it as a stream.
         result = answer_of(upstream)

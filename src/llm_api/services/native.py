@@ -31,6 +31,8 @@ from llm_api.services.generation import (
 from llm_api.settings import Settings
 from llm_api.sse import Frames, encode_data, encode_response, error_frame, frames
 
+#: the usage counts the native family reports (its seed's)
+NATIVE_USAGE = ("prompt_tokens", "completion_tokens", "total_tokens")
 #: the request fields that are Workers AI input fields of the same name
 SAMPLING_FIELDS = {
     "max_tokens",
@@ -122,7 +124,8 @@ async def _stream(caller: Caller, request: GenerationRequest) -> Frames:
 def encode_item(item: StreamItem) -> bytes:
     if isinstance(item, TextDelta):
         return encode_response(item.text)
-    final: dict[str, object] = {"response": "", "usage": item.usage}
+    counts = {key: value for key, value in item.usage.items() if key in NATIVE_USAGE}
+    final: dict[str, object] = {"response": "", "usage": counts}
     if item.tool_calls:
         final["tool_calls"] = item.tool_calls
     return encode_data(final)

@@ -11,15 +11,17 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
+from llm_api.binding.run_options import session_affinity
 from llm_api.catalog import MODELS, ModelInfo, resolve_model
 from llm_api.errors import OPENAI, ApiError, Family, InvalidRequest
-from llm_api.schemas.common import Usage
 from llm_api.schemas.openai import (
     ChatCompletion,
     ChatCompletionRequest,
     Choice,
+    CompletionUsage,
     FunctionCall,
     Message,
     ModelList,
@@ -61,6 +63,9 @@ def _model_object(model: ModelInfo) -> ModelObject:
 async def chat_completions(caller: Caller, body: ChatCompletionRequest) -> dict[str, Any] | Frames:
     """A ``chat.completion`` body (dumped: see ``completion_body``), or its chunks."""
     request = to_generation_request(body)
+    session = session_affinity(body.prompt_cache_key, param="prompt_cache_key")
+    if session is not None:  # OpenAI's name for the conversation wins over the header
+        caller = replace(caller, session_affinity=session)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return await chunk_frames(caller, request, include_usage=include_usage, family=OPENAI)
@@ -182,10 +187,12 @@ def completion_body(completion: Completion, model: str) -> dict[str, Any]:
         created=int(time.time()),
         model=model,
         choices=[Choice(index=0, message=message, finish_reason=completion.finish_reason)],
-        usage=Usage.model_validate(completion.usage),
+        usage=CompletionUsage.model_validate(completion.usage),
     )
-    absent = None if calls else {"choices": {0: {"message": {"tool_calls"}}}}
-    return body.model_dump(exclude=absent)
+    absent: dict[str, Any] = {} if calls else {"choices": {0: {"message": {"tool_calls"}}}}
+    if body.usage.prompt_tokens_details is None:  # cached tokens: only where reported
+        absent["usage"] = {"prompt_tokens_details"}
+    return body.model_dump(exclude=absent or None)
 
 
 class ChunkEncoder:

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from llm_api.binding import workers_ai as workers_ai_wire
 from llm_api.binding.events import DONE, run_result
 from llm_api.binding.protocol import RunResult, SSEByteStream
+from llm_api.binding.run_options import body_options, extra_headers, workers_ai_options
 from llm_api.binding.upstream_errors import from_http_status, from_workers_ai_code
 from llm_api.errors import ApiError, BackendError, ModelNotFound
 from llm_api.platform.remote.client import Response
@@ -79,15 +80,19 @@ class WorkersAIRestBackend(RemoteBackend):
     async def run(
         self, model: str, inputs: dict[str, Any], options: dict[str, Any] | None = None
     ) -> RunResult | SSEByteStream:
-        url, headers = self._target(model, options or {})
+        options = workers_ai_options(options)
+        url, headers = self._target(model, options)
+        # extraHeaders (x-session-affinity) as HTTP headers; never over ours (authorization)
+        headers = {**extra_headers(options), **headers}
         body = workers_ai_wire.workers_ai_inputs(inputs)
+        body["options"] = body_options(options)  # rejectIfBusy, next to the inputs [RIB]
         if body.get("stream"):
-            return await opened(self._stream(url, headers, body))
+            return await opened(self._stream(url, headers, body, model))
         with transport_errors(SERVICE):
             response = await self.http().post(url, json=body, headers=headers)
         if response.is_error:
-            raise workers_ai_error(response)
-        return _result(response)
+            raise workers_ai_error(response, model)
+        return _result(response, model)
 
     def _target(self, model: str, options: dict[str, Any]) -> tuple[str, dict[str, str]]:
         segments = model.split("/")
@@ -112,18 +117,18 @@ class WorkersAIRestBackend(RemoteBackend):
         return url, headers
 
     async def _stream(
-        self, url: str, headers: dict[str, str], body: dict[str, Any]
+        self, url: str, headers: dict[str, str], body: dict[str, Any], model: str
     ) -> AsyncGenerator[bytes, None]:
         headers = {**headers, "accept": "text/event-stream"}
         with transport_errors(SERVICE):
             async with self.http().stream(url, json=body, headers=headers) as response:
                 if response.is_error:
                     await response.aread()
-                    raise workers_ai_error(response)
+                    raise workers_ai_error(response, model)
                 if "text/event-stream" not in response.headers.get("content-type", ""):
                     # a model that cannot stream answers in one piece: frame it as a stream
                     await response.aread()
-                    result = _result(response)
+                    result = _result(response, model)
                     yield b""  # see remote_http.opened
                     for frame in _frames(result):
                         yield frame
@@ -149,15 +154,19 @@ class WorkersAIRestBackend(RemoteBackend):
                 yield DONE_FRAME
 
 
-def workers_ai_error(response: Response) -> ApiError:
-    """The typed error for a failed REST call: by Workers AI's code, else by HTTP status."""
+def workers_ai_error(response: Response, model: str | None = None) -> ApiError:
+    """The typed error for a failed REST call: by Workers AI's code (``errors[0].code``),
+    else by HTTP status (some errors carry no code, facts-14 §0.4)."""
     payload = read_json(response)
     errors = payload.get("errors") if isinstance(payload, dict) else None
     first = errors[0] if isinstance(errors, list) and errors else None
-    if isinstance(first, dict):
-        error = from_workers_ai_code(_code(first.get("code")), str(first.get("message") or ""))
-    else:
-        error = from_http_status(response.status_code, error_message(response))
+    if isinstance(first, dict) and "code" in first:  # a code that is not a number: a 502
+        message = str(first.get("message") or "")[:500]
+        error = from_workers_ai_code(_code(first.get("code")), message, model=model)
+    else:  # no code: by HTTP status; the text is not documented: logged, not shown (issue 12)
+        error = from_http_status(response.status_code, "")
+        error.message = f"{SERVICE} answered {response.status_code}"
+        error.detail = error_message(response) or None
     wait = retry_after(response)
     if wait is not None and error.retryable:
         error.retry_after = wait
@@ -171,12 +180,12 @@ def _code(raw: Any) -> int | None:
         return None
 
 
-def _result(response: Response) -> RunResult:
+def _result(response: Response, model: str | None = None) -> RunResult:
     payload = read_json(response)
     if not isinstance(payload, dict):
         raise BackendError(f"{SERVICE} answered with a body that is not a JSON object")
     if payload.get("success") is False:
-        raise workers_ai_error(response)
+        raise workers_ai_error(response, model)
     return run_result(payload.get("result") if "result" in payload else payload, service=SERVICE)
 
 

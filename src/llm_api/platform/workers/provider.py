@@ -13,6 +13,7 @@ from typing import Any
 
 from llm_api.binding.events import run_result
 from llm_api.binding.protocol import Platform, RunResult, SSEByteStream
+from llm_api.binding.run_options import workers_ai_options
 from llm_api.binding.upstream_errors import from_workers_ai_message
 from llm_api.binding.workers_ai import workers_ai_inputs
 from llm_api.errors import ApiError, BackendError
@@ -34,24 +35,24 @@ class WorkersAIBinding:
     async def run(
         self, model: str, inputs: dict[str, Any], options: dict[str, Any] | None = None
     ) -> RunResult | SSEByteStream:
-        args = [model, js_object(workers_ai_inputs(inputs))]
-        if options:
-            args.append(js_object(options))
+        # always a third argument: rejectIfBusy (binding.run_options)
+        args = [model, js_object(workers_ai_inputs(inputs)), js_object(workers_ai_options(options))]
         try:
             result = await self._ai.run(*args)
         except JsException as exc:
-            raise _upstream_error(exc) from exc
+            raise _upstream_error(exc, model) from exc
         if not isinstance(result, dict) and js_type(result) == "ReadableStream":
-            return _read_stream(result)
+            return _read_stream(result, model)
         return run_result(to_py(result))  # a dict subclass (SDK >= 1.5) or a JsProxy
 
 
-def _upstream_error(exc: JsException) -> ApiError:
-    # The binding throws e.g. InferenceUpstreamError("3040: Capacity temporarily exceeded").
-    return from_workers_ai_message(getattr(exc, "message", None) or str(exc))
+def _upstream_error(exc: JsException, model: str) -> ApiError:
+    # The binding throws e.g. InferenceUpstreamError("3040: Capacity temporarily exceeded"),
+    # or AiError("... (code 5035)"): binding.upstream_errors reads both (facts-14 §0.3).
+    return from_workers_ai_message(getattr(exc, "message", None) or str(exc), model=model)
 
 
-async def _read_stream(stream: Any) -> AsyncIterator[bytes]:
+async def _read_stream(stream: Any, model: str) -> AsyncIterator[bytes]:
     """The stream's chunks as they come, untouched (a chunk may end inside a character).
 
     Read through a reader rather than ``async for``, so that a consumer that stops early
@@ -65,7 +66,7 @@ async def _read_stream(stream: Any) -> AsyncIterator[bytes]:
                 step = await reader.read()
             except JsException as exc:
                 finished = True  # an errored stream has nothing left to cancel
-                raise _upstream_error(exc) from exc
+                raise _upstream_error(exc, model) from exc
             if step.done:
                 finished = True
                 return

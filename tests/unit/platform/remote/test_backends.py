@@ -118,7 +118,7 @@ def test_workers_ai_answers_in_the_binding_shape(workers_ai: FakeWorkersAI) -> N
     sent = workers_ai.state.requests[-1]
     assert sent.path == f"/client/v4/accounts/acct-123/ai/run/{MODEL}"
     assert sent.headers["authorization"] == "Bearer test-token"
-    assert sent.body == inputs
+    assert sent.body == {**inputs, "options": {"rejectIfBusy": True}}  # facts-14 §3 [RIB]
 
 
 def test_workers_ai_json_mode_object_becomes_text(workers_ai: FakeWorkersAI) -> None:
@@ -134,7 +134,8 @@ def test_workers_ai_tool_calls_and_tool_choice(workers_ai: FakeWorkersAI) -> Non
         {"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}},
         {"name": "get_time", "arguments": {"timezone": "Europe/Paris"}},
     ]
-    assert workers_ai.state.requests[-1].body == inputs  # Workers AI has no tool_choice
+    # Workers AI has no tool_choice
+    assert workers_ai.state.requests[-1].body == {**inputs, "options": {"rejectIfBusy": True}}
 
     named = {"type": "function", "function": {"name": "get_time"}}
     asyncio.run(call(backend, {**inputs, "tool_choice": named}))
@@ -177,7 +178,7 @@ def test_workers_ai_gateway_url_and_headers(workers_ai: FakeWorkersAI) -> None:
 WORKERS_AI_ERRORS = [
     # word, error class, status, retryable, retry_after
     ("capacity", BackendBusy, 503, True, 2.0),
-    ("quota", BackendQuotaExceeded, 429, False, None),
+    ("quota", BackendQuotaExceeded, 429, False, "until midnight UTC"),
     ("nomodel", ModelNotFound, 404, False, None),
     ("badmodel", ModelNotFound, 404, False, None),
     ("toolarge", PayloadTooLarge, 413, False, None),
@@ -196,11 +197,14 @@ def test_workers_ai_error_codes(
     kind: type[ApiError],
     status: int,
     retryable: bool,
-    wait: float | None,
+    wait: float | str | None,
 ) -> None:
     inputs = {"prompt": f"{word} please", "stream": stream}
     error = raised(call(wa_backend(workers_ai), inputs))
     assert type(error) is kind
+    if wait == "until midnight UTC":  # 3036: the free allocation resets at 00:00 UTC
+        assert error.retry_after is not None and 0 < error.retry_after <= 86_400
+        wait = error.retry_after
     assert (error.status, error.retryable, error.retry_after) == (status, retryable, wait)
     if word == "capacity":
         assert error.message == "Workers AI: Capacity temporarily exceeded, please try again."
