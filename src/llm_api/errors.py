@@ -200,6 +200,17 @@ class BackendQuotaExceeded(BackendError):
     v1_code = "SERVICE_ERROR"
 
 
+class ModelRetired(BackendError):
+    """Cloudflare no longer serves the model (Workers AI error 5028, facts-14 §3): 410 Gone.
+    The generation service marks the model retired and answers with its successor, or with
+    this error naming one when no successor is configured."""
+
+    status = 410
+    openai_type = "invalid_request_error"
+    openai_code = "model_retired"
+    v1_code = "NOT_FOUND"
+
+
 class InvalidModelOutput(BackendError):
     """The model answered, but not in the shape that was asked for."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from llm_api.catalog import resolve_model
+from llm_api.catalog import TABLE_CATALOG, Catalog
 from llm_api.errors import Forbidden
 from llm_api.keys import KeyRecord
 from llm_api.usage import UsageStore, utc_day
@@ -31,9 +31,11 @@ class Account(Protocol):
 class KeyAccount:
     """An API key's account: its allowed models, its usage in ``store``."""
 
-    def __init__(self, key: KeyRecord, store: UsageStore) -> None:
+    def __init__(self, key: KeyRecord, store: UsageStore, catalog: Catalog | None = None) -> None:
         self.key = key
         self.store = store
+        #: the host's catalog, for the prices of models only its live list knows
+        self.catalog = catalog or TABLE_CATALOG
 
     def authorize(self, model: str) -> None:
         if not self.key.allows_model(model):
@@ -41,13 +43,14 @@ class KeyAccount:
 
     async def record(self, model: str, usage: dict[str, int], *, estimated: bool = False) -> None:
         prompt, completion = usage["prompt_tokens"], usage["completion_tokens"]
+        info = self.catalog.get(model)
         try:
             await self.store.record(
                 self.key.key_id,
                 day=utc_day(),
                 prompt_tokens=prompt,
                 completion_tokens=completion,
-                cost_usd=resolve_model(model).estimated_cost(prompt, completion),
+                cost_usd=info.estimated_cost(prompt, completion) if info else 0.0,
                 estimated=estimated,
             )
         except Exception:

@@ -23,6 +23,7 @@ from llm_api.errors import (
     BackendTimeout,
     InvalidRequest,
     ModelNotFound,
+    ModelRetired,
     PayloadTooLarge,
     is_shareable,
 )
@@ -34,6 +35,7 @@ INVALID_MODEL_ID = 3042
 REQUEST_TOO_LARGE = 3006
 UPSTREAM_TIMEOUT = 3007
 INPUT_VALIDATION = 5006
+MODEL_RETIRED = 5028  # "This model was deprecated on 2026-05-30" (facts-14 §3, [I32501])
 
 #: seconds a client should wait before retrying a capacity error
 CAPACITY_RETRY_AFTER = 2.0
@@ -58,6 +60,8 @@ def from_workers_ai_code(code: int | None, message: str) -> ApiError:
         return PayloadTooLarge(text, detail=detail)
     if code == UPSTREAM_TIMEOUT:
         return BackendTimeout(text, detail=detail)
+    if code == MODEL_RETIRED:
+        return ModelRetired(text, param="model", detail=detail)
     if code == INPUT_VALIDATION:
         return InvalidRequest(text, detail=detail)
     return BackendError(text, detail=detail)

@@ -15,6 +15,7 @@ from llm_api.binding.events import run_result
 from llm_api.binding.protocol import Platform, RunResult, SSEByteStream
 from llm_api.binding.upstream_errors import from_workers_ai_message
 from llm_api.binding.workers_ai import workers_ai_inputs
+from llm_api.catalog.live import PER_PAGE, TEXT_GENERATION, CatalogFetchError, fetch_all_pages
 from llm_api.errors import ApiError, BackendError
 from llm_api.platform.workers.ffi import JsException, js_object, js_type, jsnull, to_py
 from llm_api.platform.workers.state import bound_state
@@ -44,6 +45,24 @@ class WorkersAIBinding:
         if not isinstance(result, dict) and js_type(result) == "ReadableStream":
             return _read_stream(result)
         return run_result(to_py(result))  # a dict subclass (SDK >= 1.5) or a JsProxy
+
+    async def list_models(self) -> list[Any]:
+        """The account's text models (``ModelSource``): ``env.AI.models({task, per_page,
+        page})`` returns each page's ``result`` array [AI]; the binding pages nothing itself,
+        so pages of 50 are read until a short one, as over REST (facts-14 §1)."""
+        models = getattr(self._ai, "models", None)
+        if models is None:
+            raise CatalogFetchError("this AI binding has no models()")
+
+        async def page(number: int) -> list[Any]:
+            params = {"task": TEXT_GENERATION, "per_page": PER_PAGE, "page": number}
+            try:
+                result = to_py(await models(js_object(params)))
+            except JsException as exc:
+                raise CatalogFetchError(str(getattr(exc, "message", None) or exc)) from exc
+            return result  # not a list: fetch_all_pages refuses it
+
+        return await fetch_all_pages(page)
 
 
 def _upstream_error(exc: JsException) -> ApiError:
