@@ -24,6 +24,7 @@ from llm_api.usage import MemoryUsageStore
 from tests.support.model_listing import NEWCOMER, NEWCOMER_ENTRY, binding_listing
 from tests.support.scripted_ai import ScriptedAI
 from tests.support.sse import sse_data
+from tests.support.tutor_seed import SEED_FEEDBACK
 
 RETIRED_DEPRECATION = "@1780099200"  # 2026-05-30T00:00:00Z, the retirement [D]
 SUCCESSOR = "@cf/meta/llama-3.1-8b-instruct-fast"
@@ -241,3 +242,13 @@ def test_a_5028_with_a_pinned_successor_is_answered_by_it_at_once():
     assert response.json()["model"] == "@cf/zai-org/glm-4.7-flash"
     today = datetime.now(UTC).date()
     assert response.headers["deprecation"] == f"@{unix_time(today)}"
+
+
+def test_a_tutor_request_for_a_retired_model_checks_its_successors_json_mode(client, ai):
+    # llama-3-8b-instruct had JSON mode; llama-3.1-8b-instruct-fast, which answers for it,
+    # is not known to have it: refused before any model call rather than sent without it
+    body = {**SEED_FEEDBACK, "model": "llama-3-8b-instruct"}
+    response = client.post("/api/llm/level-feedback", json=body)
+    assert response.status_code == 400, response.text
+    assert "llama-3.1-8b-instruct-fast" in response.json()["error"]
+    assert ai.calls == []

@@ -5,9 +5,10 @@ with ``Deprecation``, and a 5028 from ``env.AI.run`` answered 410."""
 from __future__ import annotations
 
 import json
+import time
 
 from tests.support.model_listing import NEWCOMER, listing
-from tests.support.workers_fake.bindings import FakeAI, FakeAIWithModels, js_request
+from tests.support.workers_fake.bindings import FakeAI, FakeAIWithModels, js_request, worker_env
 from tests.support.workers_fake.ffi import JsException
 from tests.worker.test_entry import BASE, Worker, bearer, entry, runtime, serve
 
@@ -86,3 +87,35 @@ def test_a_5028_from_env_ai_is_a_410_and_the_model_stays_retired(runtime, entry)
     again = js_request("POST", f"{BASE}/api/llm/generate", json_body=body, headers=bearer(key))
     assert serve(runtime, entry, worker.env, again)[0].status == 410
     assert len(ai.calls) == 1  # the isolate's catalog knows now
+
+
+def test_a_second_isolate_reads_the_listing_from_kv(runtime, entry):
+    first = Worker(entry, FakeAIWithModels(listing=listing()))
+    key, _ = first.add_key()
+    request = js_request("GET", f"{BASE}/api/llm/models", headers=bearer(key))
+    serve(runtime, entry, first.env, request)
+    stored = json.loads(first.kv.entries["catalog:v1"])
+    assert len(stored["entries"]) == 57 and stored["expires_at"] > time.time()
+    # another isolate (a new env, the same KV namespace) lists nothing itself
+    ai = FakeAIWithModels(listing=[])
+    second = Worker(entry, ai)
+    second.kv = first.kv
+    second.env = worker_env(ai, API_KEYS=first.kv, RATE_LIMITER=second.objects)
+    response, body = serve(runtime, entry, second.env, request)
+    assert response.status == 200
+    assert NEWCOMER in [model["id"] for model in json.loads(body)["models"]]
+    assert ai.model_searches == []
+
+
+def test_an_expired_kv_listing_is_fetched_again(runtime, entry):
+    ai = FakeAIWithModels(listing=listing())
+    worker = Worker(entry, ai)
+    stale = {"expires_at": time.time() - 1, "entries": []}
+    worker.kv.entries["catalog:v1"] = json.dumps(stale)
+    key, _ = worker.add_key()
+    request = js_request("GET", f"{BASE}/api/llm/models", headers=bearer(key))
+    response, body = serve(runtime, entry, worker.env, request)
+    assert response.status == 200
+    assert NEWCOMER in [model["id"] for model in json.loads(body)["models"]]
+    assert len(ai.model_searches) == 2
+    assert len(json.loads(worker.kv.entries["catalog:v1"])["entries"]) == 57
