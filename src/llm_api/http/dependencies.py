@@ -13,7 +13,8 @@ from llm_api.catalog import Catalog
 from llm_api.errors import Unauthorized
 from llm_api.http.auth import AdmittedAI
 from llm_api.keys import KeyRecord
-from llm_api.services.generation import Caller, ReplyHeaders
+from llm_api.services.generation import Caller
+from llm_api.services.serving import ReplyHeaders
 from llm_api.settings import Settings
 
 

@@ -8,7 +8,7 @@ usage, and returns a ``Completion`` or a stream of ``TextDelta`` items ending in
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, MutableMapping
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,25 +23,11 @@ from llm_api.binding.answers import (
 )
 from llm_api.binding.events import StreamAssembler, parse_event, tool_call
 from llm_api.binding.protocol import AIBinding, RunResult, SSEByteStream, ToolCall, Usage
-from llm_api.catalog import TABLE_CATALOG, Catalog, ModelInfo, deprecation_header, sunset_header
+from llm_api.catalog import TABLE_CATALOG, Catalog, ModelInfo
 from llm_api.errors import BackendError, ContextOverflow, InvalidRequest, ModelRetired
 from llm_api.schemas.common import ResponseFormat
+from llm_api.services.serving import ReplyHeaders, retired_message, serving_model
 from llm_api.sse import iter_sse_data
-
-
-@dataclass(slots=True)
-class ReplyHeaders:
-    """Headers the engine adds to one answer (``Deprecation``/``Sunset``): kept in ``values``
-    for answers a route builds itself, and written to ``sink`` (the framework's response
-    headers) for the answers it serialises."""
-
-    values: dict[str, str] = field(default_factory=dict)
-    sink: MutableMapping[str, str] | None = None
-
-    def set(self, name: str, value: str) -> None:
-        self.values[name] = value
-        if self.sink is not None:
-            self.sink[name] = value
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,44 +107,17 @@ class StreamEnd:
 StreamItem = TextDelta | StreamEnd
 
 
-def serve(caller: Caller, request: GenerationRequest) -> ModelInfo:
-    """Put the model that answers in ``request.model``: the requested one while active, its
-    successor once retired (README "Models"). Sets ``Deprecation`` (RFC 9745) and ``Sunset``
-    (RFC 8594) for a retired or planned-deprecated model; 410 when nothing answers for it.
-    Returns the requested model."""
-    requested = caller.catalog.get(request.model.id) or request.model
-    serving = caller.catalog.serving_model(requested)
-    if serving is None:
-        raise ModelRetired(_retired_message(caller.catalog, requested), param="model")
-    deprecation, sunset = deprecation_header(requested), sunset_header(requested)
-    if deprecation:
-        caller.reply.set("deprecation", deprecation)
-    if sunset:
-        caller.reply.set("sunset", sunset)
-    request.model = serving
+def _serve(caller: Caller, request: GenerationRequest) -> ModelInfo:
+    model, requested = serving_model(caller.catalog, caller.reply, request.model)
+    request.model = model
     return requested
-
-
-def _retired_message(catalog: Catalog, model: ModelInfo) -> str:
-    """Names the model to use instead: an active one by the same author, else any."""
-    active = [m for m in catalog.models(active_only=True) if m.id != model.id]
-    same = [m for m in active if m.prefix == model.prefix and not m.small]
-    pick = (same or active or [None])[0]
-    day = f" on {model.retired_on.isoformat()}" if model.retired_on else ""
-    text = f"model: '{model.short_id}' was retired by Cloudflare{day} and nothing answers for it"
-    if pick is not None:
-        text += (
-            f"; use '{pick.short_id}', or pin a successor with "
-            f"LLM_API_MODEL_SUCCESSORS={model.short_id}={pick.short_id}"
-        )
-    return text
 
 
 def check_request(caller: Caller, request: GenerationRequest) -> None:
     """Swap a retired model for its successor (``serve``), refuse what the model cannot do
     (400s) or the caller may not use (403), before any model call, and cap ``max_tokens``
     to the room the prompt leaves in the model's context window."""
-    requested = serve(caller, request)
+    requested = _serve(caller, request)
     _check_model(request)
     caller.account.authorize(requested.id)  # the key names what it may ask for
 
@@ -195,9 +154,9 @@ async def _run(caller: Caller, request: GenerationRequest, *, stream: bool) -> A
         retired = caller.catalog.mark_retired(request.model.id)
         if caller.catalog.serving_model(retired) is None:
             raise ModelRetired(
-                _retired_message(caller.catalog, retired), param="model", detail=exc.detail
+                retired_message(caller.catalog, retired), param="model", detail=exc.detail
             ) from exc
-    serve(caller, request)
+    _serve(caller, request)
     _check_model(request)
     return await caller.ai.run(request.model.id, request.binding_inputs(stream=stream))
 
