@@ -17,8 +17,10 @@ from llm_api.app import create_app
 from llm_api.binding.protocol import Platform, fixed_platform
 from llm_api.binding.upstream_errors import from_workers_ai_message
 from llm_api.catalog.lifecycle import unix_time
+from llm_api.errors import ModelNotFound
 from llm_api.keys import MemoryKeyStore, new_key
 from llm_api.platform.local.limiter import InProcessLimiter
+from llm_api.services.keys import create_key
 from llm_api.settings import Settings
 from llm_api.usage import MemoryUsageStore
 from tests.support.model_listing import NEWCOMER, NEWCOMER_ENTRY, binding_listing
@@ -252,3 +254,12 @@ def test_a_tutor_request_for_a_retired_model_checks_its_successors_json_mode(cli
     assert response.status_code == 400, response.text
     assert "llama-3.1-8b-instruct-fast" in response.json()["error"]
     assert ai.calls == []
+
+
+def test_a_key_may_be_limited_to_a_model_only_the_live_list_knows():
+    store = MemoryKeyStore()
+    created = asyncio.run(create_key(store, "live", models=[NEWCOMER, "glm-4.7-flash"]))
+    assert created.allowed_models == ["@cf/example-lab/newcomer-7b-instruct",
+                                      "@cf/zai-org/glm-4.7-flash"]  # fmt: skip
+    with pytest.raises(ModelNotFound, match="newcomer-7b-instruct"):
+        asyncio.run(create_key(store, "short", models=["newcomer-7b-instruct"]))
