@@ -139,12 +139,14 @@ class ModelRetired(ApiError):
         retired_on: date | None = None,
         successor: str | None = None,
         *,
+        message: str | None = None,  # the catalog's own wording, when it knows more
         param: str | None = "model",
         **options: Any,  # ApiError's (detail, retry_after, ...)
     ) -> None:
         when = f" on {retired_on.isoformat()}" if retired_on else ""
         advice = f"use {successor}" if successor else "choose another model from /v1/models"
-        super().__init__(f"model {model} was retired{when}; {advice}", param=param, **options)
+        message = message or f"model {model} was retired{when}; {advice}"
+        super().__init__(message, param=param, **options)
         self.model = model
         self.retired_on = retired_on
         self.successor = successor

@@ -18,7 +18,14 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
-from llm_api.catalog import DEFAULT_MODEL, FAST_MODEL, TUTOR_MODEL, resolve_model
+from llm_api.catalog import (
+    DEFAULT_MODEL,
+    FAST_MODEL,
+    TUTOR_MODEL,
+    ModelConfigError,
+    parse_successors,
+    resolve_model,
+)
 from llm_api.errors import ApiError
 
 #: what answers generation requests on the local host, and what each one is
@@ -119,6 +126,11 @@ class Settings(_Settings):
         "LLM_API_BACKEND_RETRIES", "retries of retryable backend faults before any byte is sent",
         2, ge=0,
     )  # fmt: skip
+    model_successors: str | None = var(
+        "LLM_API_MODEL_SUCCESSORS", "retired=successor pairs, comma-separated: the model that "
+        "answers for a retired one (default: the catalog's, e.g. llama-3.1-8b-instruct-fast)",
+        shown="the catalog's successors",
+    )  # fmt: skip
     admin_token: str | None = var(
         "ADMIN_TOKEN", "bearer token that unlocks /admin/keys; a secret", shown="unset: "
         "admin API off", secret=True,
@@ -134,6 +146,15 @@ class Settings(_Settings):
         if info.field_name == "tutor_model" and not model.supports_json_mode:
             raise ValueError(f"'{model.short_id}' has no JSON mode, which this job needs")
         return model.short_id
+
+    @field_validator("model_successors")
+    @classmethod
+    def _successors(cls, value: str | None) -> str | None:
+        try:
+            parse_successors(value)  # checked at start-up; each host's catalog reads it
+        except ModelConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

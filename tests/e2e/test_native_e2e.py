@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from llm_api.catalog import MODELS
+
 PROMPT = "Write three sentences about learning Spanish."
 
 
@@ -16,8 +18,9 @@ def test_health_and_models(http: httpx.Client) -> None:
     assert health.status_code == 200
     assert health.json()["status"] == "ok"
     models = http.get("/api/llm/models").json()["models"]
-    assert len(models) == 6
-    assert all(m["id"].startswith("@cf/meta/") for m in models)
+    ids = [m["id"] for m in models]
+    assert ids[:6] == [model.id for model in MODELS]  # the seed's six first, then today's
+    assert "@cf/zai-org/glm-4.7-flash" in ids[6:]
 
 
 def test_generate_returns_text_and_real_usage(http: httpx.Client) -> None:

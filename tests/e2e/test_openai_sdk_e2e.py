@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import openai
 import pytest
 
+from llm_api.catalog import MODELS
+
 TOOL_MODEL = "llama-3.3-70b-instruct-fp8-fast"  # supportsTools in the catalog
 WEATHER_TOOL = {
     "type": "function",
@@ -222,7 +224,8 @@ def test_json_schema_mode(sdk: openai.OpenAI) -> None:
 
 def test_models_list(sdk: openai.OpenAI) -> None:
     ids = [model.id for model in sdk.models.list()]
-    assert "@cf/meta/llama-3.2-3b-instruct" in ids and len(ids) == 6
+    assert ids[:6] == [model.id for model in MODELS]  # the seed's six first
+    assert "@cf/openai/gpt-oss-120b" in ids[6:]
     assert sdk.models.retrieve("llama-3-8b-instruct").id == "@cf/meta/llama-3-8b-instruct"
 
 

@@ -10,11 +10,11 @@ from tests.support.sse import sse_data
 FULL_DEFAULT = "@cf/meta/llama-4-scout-17b-16e-instruct"
 
 
-def test_models_lists_the_six_seed_models_with_full_ids(client):
+def test_models_lists_the_six_seed_models_first_then_todays(client):
     response = client.get("/api/llm/models")
     assert response.status_code == 200
     models = response.json()["models"]
-    assert [m["id"] for m in models] == [
+    assert [m["id"] for m in models[:6]] == [
         "@cf/meta/llama-3.3-70b-instruct-fp8-fast",
         "@cf/meta/llama-3.2-3b-instruct",
         "@cf/meta/llama-4-scout-17b-16e-instruct",
@@ -22,6 +22,9 @@ def test_models_lists_the_six_seed_models_with_full_ids(client):
         "@cf/meta/llama-3-8b-instruct",
         "@cf/meta/llama-2-7b-chat-fp16",
     ]
+    ids = {m["id"] for m in models[6:]}
+    assert {"@cf/openai/gpt-oss-120b", "@cf/zai-org/glm-4.7-flash", "@cf/moonshotai/kimi-k2.6",
+            "@cf/meta/llama-3.1-8b-instruct-fast"} <= ids  # fmt: skip
     assert models[1] == {
         "id": "@cf/meta/llama-3.2-3b-instruct",
         "name": "Llama 3.2 3B",
@@ -56,12 +59,12 @@ def test_generate_uses_seed_defaults_and_answers_the_seed_shape(client, ai):
     }
 
 
-@pytest.mark.parametrize("model", ["llama-3.1-8b-instruct", "@cf/meta/llama-3.1-8b-instruct"])
+@pytest.mark.parametrize("model", ["llama-3.2-3b-instruct", "@cf/meta/llama-3.2-3b-instruct"])
 def test_short_and_full_ids_are_accepted_and_answered_with_full_id(client, ai, model):
     response = client.post("/api/llm/generate", json={"prompt": "hi", "model": model, "seed": 7})
     assert response.status_code == 200
-    assert response.json()["model"] == "@cf/meta/llama-3.1-8b-instruct"
-    assert ai.calls[0]["model"] == "@cf/meta/llama-3.1-8b-instruct"
+    assert response.json()["model"] == "@cf/meta/llama-3.2-3b-instruct"
+    assert ai.calls[0]["model"] == "@cf/meta/llama-3.2-3b-instruct"
     assert ai.calls[0]["inputs"]["seed"] == 7
 
 
@@ -322,10 +325,10 @@ def test_max_tokens_is_capped_to_the_room_left_in_the_context_window(client, ai)
     prompt = "word " * 4000  # about 5000 tokens by the estimate
     response = client.post(
         "/api/llm/generate",
-        json={"prompt": prompt, "model": "llama-3-8b-instruct", "max_tokens": 8000},
+        json={"prompt": prompt, "model": "llama-3.3-70b-instruct-fp8-fast", "max_tokens": 30000},
     )
     assert response.status_code == 200
-    assert ai.calls[0]["inputs"]["max_tokens"] == 8192 - len(prompt) // 4
+    assert ai.calls[0]["inputs"]["max_tokens"] == 24000 - len(prompt) // 4
 
 
 def test_too_many_messages_is_a_400(client):

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from llm_api.catalog import MODELS
 from llm_api.errors import BackendBusy, BackendError
 from tests.support.sse import sse_data
 
@@ -177,7 +178,12 @@ def test_error_after_stream_started_is_an_openai_error_event(client, ai):
 def test_models_list_and_retrieve(client):
     listing = client.get("/v1/models").json()
     assert listing["object"] == "list"
-    assert len(listing["data"]) == 6
+    ids = [entry["id"] for entry in listing["data"]]
+    assert ids[:6] == [model.id for model in MODELS]  # the seed's six first, then today's
+    assert "@cf/zai-org/glm-4.7-flash" in ids[6:]
+    assert next(e for e in listing["data"] if e["id"].endswith("glm-4.7-flash"))["owned_by"] == (
+        "zai-org"
+    )
     assert listing["data"][0] == {
         "id": MODEL,
         "object": "model",

@@ -224,12 +224,12 @@ def test_a_stream_counts_once_and_records_its_usage(client):
 
 def test_usage_reports_tokens_and_cost_per_day(client, ai):
     ai.script(usage={"prompt_tokens": 1000, "completion_tokens": 2000, "total_tokens": 3000})
-    client.post("/api/llm/generate", json={"prompt": "x", "model": "llama-3-8b-instruct"})
+    client.post("/api/llm/generate", json={"prompt": "x", "model": "llama-3.2-3b-instruct"})
     body = client.get("/api/llm/usage").json()
     assert body["name"] == "tests"
     assert body["totals"]["requests"] == 1
     assert body["totals"]["prompt_tokens"] == 1000
-    assert body["totals"]["cost_usd"] == pytest.approx((1000 * 0.28 + 2000 * 0.83) / 1e6)
+    assert body["totals"]["cost_usd"] == pytest.approx((1000 * 0.051 + 2000 * 0.34) / 1e6)
 
 
 def test_a_key_limited_to_some_models_gets_403_for_others(platform):

@@ -176,9 +176,9 @@ def test_unknown_model_is_a_400(client):
 
 def test_a_requested_model_is_used(client, ai):
     ai.script(text=json.dumps(WORDING))
-    body = {**SEED_FEEDBACK, "model": "llama-3.1-8b-instruct"}
+    body = {**SEED_FEEDBACK, "model": "llama-3.3-70b-instruct-fp8-fast"}
     assert client.post("/api/llm/level-feedback", json=body).status_code == 200
-    assert ai.calls[0]["model"] == "@cf/meta/llama-3.1-8b-instruct"
+    assert ai.calls[0]["model"] == "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
 
 
 # -- conversation topics --------------------------------------------------------------------

@@ -108,6 +108,9 @@ class UpstreamState:
     piece_delay: float = PIECE_DELAY  # between streamed pieces
     requests: list[RecordedRequest] = field(default_factory=list)
     outcomes: dict[str, str] = field(default_factory=dict)
+    #: what ``GET /ai/models/search`` lists (raw entries), paged by ``per_page``/``page``
+    model_listing: list[dict[str, Any]] = field(default_factory=list)
+    model_searches: list[dict[str, str]] = field(default_factory=list)
     _gates: dict[str, threading.Event] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -307,8 +310,26 @@ def workers_ai_app(state: UpstreamState) -> Starlette:
             result["tool_calls"] = [{"name": n, "arguments": a} for n, a in calls_for(name)]
         return JSONResponse({"result": result, "success": True, "errors": [], "messages": []})
 
+    async def search(request: Request) -> Response:
+        # GET /accounts/{id}/ai/models/search [API]: the v4 envelope, `result` one page
+        query = dict(request.query_params)
+        state.model_searches.append(query)
+        if not state.authorised(request):
+            return _wa_error(401, 10000, "Authentication error")
+        per_page, page = int(query.get("per_page", "20")), int(query.get("page", "1"))
+        entries = [
+            entry
+            for entry in state.model_listing
+            if "task" not in query or entry.get("task", {}).get("name") == query["task"]
+        ]
+        result = entries[(page - 1) * per_page : page * per_page]
+        info = {"page": page, "per_page": per_page, "count": len(result)}
+        body = {"success": True, "errors": [], "messages": [], "result": result}
+        return JSONResponse({**body, "result_info": info})
+
     return Starlette(
         routes=[
+            Route("/client/v4/accounts/{account}/ai/models/search", search, methods=["GET"]),
             Route("/client/v4/accounts/{account}/ai/run/{model:path}", run, methods=["POST"]),
             Route("/v1/{account}/{gateway}/workers-ai/{model:path}", run, methods=["POST"]),
         ]

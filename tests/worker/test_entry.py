@@ -127,7 +127,7 @@ def test_generate_returns_the_text_env_ai_generated(runtime, entry):
             "usage": {"prompt_tokens": 5, "completion_tokens": 6, "total_tokens": 11},
         }
     )
-    worker = Worker(entry, ai, LLM_API_DEFAULT_MODEL="llama-3.1-8b-instruct")
+    worker = Worker(entry, ai, LLM_API_DEFAULT_MODEL="llama-3.2-3b-instruct")
     key, _ = worker.add_key()
     request = js_request(
         "POST",
@@ -142,11 +142,11 @@ def test_generate_returns_the_text_env_ai_generated(runtime, entry):
     assert response.headers.get("x-llm-backend") == "workers-ai"
     assert json.loads(body) == {
         "text": "Es war einmal ein Fuchs.",
-        "model": "@cf/meta/llama-3.1-8b-instruct",
+        "model": "@cf/meta/llama-3.2-3b-instruct",
         "usage": {"prompt_tokens": 5, "completion_tokens": 6, "total_tokens": 11},
     }
     model, inputs, options = ai.calls[0]
-    assert model == "@cf/meta/llama-3.1-8b-instruct"  # the default from the Worker's vars
+    assert model == "@cf/meta/llama-3.2-3b-instruct"  # the default from the Worker's vars
     assert isinstance(inputs, JsObject)
     assert options.to_py() == {"rejectIfBusy": True}  # a busy model fails fast (issue 14)
     assert ai.inputs()["prompt"] == "Erzähl mir eine Geschichte"

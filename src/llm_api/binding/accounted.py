@@ -12,7 +12,7 @@ import logging
 from typing import Protocol
 
 from llm_api.binding.protocol import Usage
-from llm_api.catalog import resolve_model
+from llm_api.catalog import TABLE_CATALOG, Catalog
 from llm_api.errors import Forbidden
 from llm_api.keys import KeyRecord
 from llm_api.usage import UsageStore, utc_day
@@ -32,9 +32,11 @@ class Account(Protocol):
 class KeyAccount:
     """An API key's account: its allowed models, its usage in ``store``."""
 
-    def __init__(self, key: KeyRecord, store: UsageStore) -> None:
+    def __init__(self, key: KeyRecord, store: UsageStore, catalog: Catalog | None = None) -> None:
         self.key = key
         self.store = store
+        #: the host's catalog, for the prices of models only its live list knows
+        self.catalog = catalog or TABLE_CATALOG
 
     def authorize(self, model: str) -> None:
         if not self.key.allows_model(model):
@@ -44,13 +46,14 @@ class KeyAccount:
         prompt, completion = usage["prompt_tokens"], usage["completion_tokens"]
         # cached prompt tokens at the cached rate where the catalog knows it (facts-14 §4)
         cached = usage.get("prompt_tokens_details", {}).get("cached_tokens", 0)
+        info = self.catalog.get(model)
         try:
             await self.store.record(
                 self.key.key_id,
                 day=utc_day(),
                 prompt_tokens=prompt,
                 completion_tokens=completion,
-                cost_usd=resolve_model(model).estimated_cost(prompt, completion, cached),
+                cost_usd=info.estimated_cost(prompt, completion, cached) if info else 0.0,
                 estimated=estimated,
             )
         except Exception:

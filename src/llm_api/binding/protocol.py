@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NotRequired, Protocol, TypedDict, runtime_checkable
+
+from llm_api.catalog.source import HostCatalog
 
 if TYPE_CHECKING:  # names only: the protocol layer depends on none of them
     from llm_api.keys import KeyStore
@@ -88,6 +90,15 @@ class AIBinding(Protocol):
     ) -> RunResult | SSEByteStream: ...
 
 
+@runtime_checkable
+class ModelSource(Protocol):
+    """A binding that can list the account's models: the Worker's ``env.AI.models()`` and
+    the REST backend's ``/ai/models/search``. Raw entries (``catalog.live`` reads them);
+    the embedded and OpenAI backends have none and serve the built-in table."""
+
+    async def list_models(self) -> list[Any]: ...
+
+
 @dataclass(slots=True)
 class Platform:
     ai: AIBinding
@@ -95,6 +106,16 @@ class Platform:
     keys: KeyStore
     limiter: Limiter
     usage: UsageStore
+    #: the models this host serves; by default the table, the settings' successor pins and,
+    #: where ``ai`` is a ``ModelSource``, the account's live list
+    catalog: HostCatalog = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.catalog is None:
+            source = self.ai.list_models if isinstance(self.ai, ModelSource) else None
+            self.catalog = HostCatalog(
+                successors=self.settings.model_successors, list_models=source
+            )
 
 
 #: How the app finds the platform for a request: the local host returns one fixed

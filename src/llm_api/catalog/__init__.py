@@ -24,6 +24,7 @@ __all__ = [
     "MODELS",
     "RETIRED_2026_05_30",
     "TABLE",
+    "TABLE_CATALOG",
     "TUTOR_MODEL",
     "Catalog",
     "IoShape",
@@ -39,8 +40,8 @@ __all__ = [
     "sunset_header",
 ]
 
-#: The seed's six, in the seed's order: what ``/api/llm/models`` and ``/v1/models`` list until
-#: the listing is wired to the merged catalog. Every id of ``TABLE`` resolves.
+#: The seed's six, in the seed's order: first in ``/api/llm/models`` and ``/v1/models``, which
+#: list the host's whole merged catalog. Every id of ``TABLE`` resolves.
 MODELS: tuple[ModelInfo, ...] = SEED_MODELS
 
 # The defaults, chosen (late 2026) for JSON-schema support, context, price and no forced

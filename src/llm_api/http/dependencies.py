@@ -10,10 +10,12 @@ from llm_api.binding.accounted import UNMETERED, Account, KeyAccount
 from llm_api.binding.protocol import AIBinding, Platform
 from llm_api.binding.resilient import CallPolicy, ResilientAI
 from llm_api.binding.run_options import SESSION_HEADER, session_affinity
+from llm_api.catalog import Catalog
 from llm_api.errors import Unauthorized
 from llm_api.http.auth import AdmittedAI
 from llm_api.keys import KeyRecord
 from llm_api.services.generation import Caller
+from llm_api.services.serving import ReplyHeaders
 from llm_api.settings import Settings
 
 
@@ -34,10 +36,22 @@ async def get_settings(platform: PlatformDep) -> Settings:
     return platform.settings
 
 
-async def get_caller(request: Request, platform: PlatformDep) -> Caller:
+async def get_catalog(platform: PlatformDep) -> Catalog:
+    """The host's catalog, its live list reloaded first when due (``catalog.source``)."""
+    return await platform.catalog.current()
+
+
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+
+
+async def get_caller(
+    request: Request, platform: PlatformDep, catalog: CatalogDep, response: Response
+) -> Caller:
     """Who generates for this request: the platform's binding with timeouts and retries,
-    counted against the key's rate limit (once, before the first model call), and the
-    key's account, which checks its allowed models and records its usage; the client's
+    counted against the key's rate limit (once, before the first model call), the key's
+    account, which checks its allowed models and records its usage, and the host's
+    catalog; the engine's headers go to ``response`` (FastAPI merges them into answers it
+    serialises) and to ``BackendHeaders`` (for answers routes build); the client's
     ``x-session-affinity`` header names its conversation (prompt caching)."""
     ai: AIBinding = ResilientAI(platform.ai, CallPolicy.of(platform.settings))
     state = request.scope.get("state", {})
@@ -45,8 +59,14 @@ async def get_caller(request: Request, platform: PlatformDep) -> Caller:
     if admission is not None:  # counted against the key's limit at the first model call
         ai = AdmittedAI(ai, admission)
     key = state.get("api_key")
-    account: Account = UNMETERED if key is None else KeyAccount(key, platform.usage)
-    return Caller(ai, account, session_affinity(request.headers.get(SESSION_HEADER)))
+    account: Account = UNMETERED if key is None else KeyAccount(key, platform.usage, catalog)
+    return Caller(
+        ai,
+        account,
+        catalog,
+        ReplyHeaders(sink=response.headers),
+        session_affinity(request.headers.get(SESSION_HEADER)),
+    )
 
 
 async def get_api_key(request: Request) -> KeyRecord:
@@ -61,12 +81,12 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 ApiKeyDep = Annotated[KeyRecord, Depends(get_api_key)]
 
 
-async def backend_headers(platform: PlatformDep, response: Response) -> dict[str, str]:
-    """``x-llm-backend``, naming the engine that answers. Set here on the answer FastAPI
-    builds from a returned model; returned for routes that build their own (streams)."""
-    headers = {"x-llm-backend": platform.ai.engine}
-    response.headers.update(headers)
-    return headers
+async def backend_headers(platform: PlatformDep, caller: CallerDep) -> dict[str, str]:
+    """``x-llm-backend``, naming the engine that answers, and what the engine adds
+    (``Deprecation``, ``Sunset``). The same dict as the caller's, so headers set while the
+    route runs are in it when the route builds its own answer (JSON bodies, streams)."""
+    caller.reply.set("x-llm-backend", platform.ai.engine)
+    return caller.reply.values
 
 
 BackendHeaders = Annotated[dict[str, str], Depends(backend_headers)]

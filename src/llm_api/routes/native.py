@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from llm_api.errors import NATIVE
-from llm_api.http.dependencies import BackendHeaders, CallerDep, SettingsDep
+from llm_api.http.dependencies import BackendHeaders, CallerDep, CatalogDep, SettingsDep
 from llm_api.http.openapi import GENERATION, NATIVE_STREAM_DOC, PROTECTED, error_responses
 from llm_api.http.streaming import answer
 from llm_api.schemas.native import (
@@ -23,10 +23,11 @@ router = APIRouter(
 GENERATION_DOC = {**NATIVE_STREAM_DOC, **error_responses(NATIVE, *GENERATION)}
 
 
-@router.get("/models")
-async def list_models() -> ModelsResponse:
-    """The catalog: context windows, tool support and prices per million tokens."""
-    return native.model_list()
+@router.get("/models", response_model_exclude_none=True)
+async def list_models(catalog: CatalogDep) -> ModelsResponse:
+    """The catalog: context windows, tool support and prices per million tokens; a retired
+    model has `deprecated`, `retiredOn` and `replacement`."""
+    return native.model_list(catalog)
 
 
 @router.post("/generate", response_model=GenerateResponse, responses=GENERATION_DOC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from llm_api.errors import OPENAI
-from llm_api.http.dependencies import BackendHeaders, CallerDep
+from llm_api.http.dependencies import BackendHeaders, CallerDep, CatalogDep
 from llm_api.http.openapi import COMPLETION_STREAM_DOC, GENERATION, PROTECTED, error_responses
 from llm_api.http.streaming import answer
 from llm_api.schemas.openai import ChatCompletion, ChatCompletionRequest, ModelList, ModelObject
@@ -16,16 +16,20 @@ router = APIRouter(
 )
 
 
-@router.get("/models")
-async def list_models() -> ModelList:
+@router.get("/models", response_model_exclude_none=True)
+async def list_models(catalog: CatalogDep) -> ModelList:
     """The catalog in OpenAI's list shape."""
-    return openai.model_list()
+    return openai.model_list(catalog)
 
 
-@router.get("/models/{model_id:path}", responses=error_responses(OPENAI, 404))
-async def retrieve_model(model_id: str) -> ModelObject:
+@router.get(
+    "/models/{model_id:path}",
+    responses=error_responses(OPENAI, 404),
+    response_model_exclude_none=True,
+)
+async def retrieve_model(model_id: str, catalog: CatalogDep) -> ModelObject:
     """One model, by short or full id."""
-    return openai.model(model_id)
+    return openai.model(catalog, model_id)
 
 
 @router.post(

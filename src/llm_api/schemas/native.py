@@ -88,6 +88,12 @@ class ModelCard(BaseModel):
     supportsTools: bool
     costPerMInput: float
     costPerMOutput: float
+    # set only for a model Cloudflare retired (or plans to): the seed's six fields stay as
+    # they were for every other model
+    deprecated: bool | None = None
+    retiredOn: str | None = None  # ISO date; absent while only planned
+    replacement: str | None = None  # full id of the model that answers for it
+    plannedDeprecation: str | None = None  # ISO date of the live list's planned retirement
 
 
 class ModelsResponse(BaseModel):

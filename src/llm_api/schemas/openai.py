@@ -140,6 +140,10 @@ class ModelObject(BaseModel):
     object: Literal["model"] = "model"
     created: int
     owned_by: str
+    # extra fields, only for a model Cloudflare retired (clients ignore what they don't know)
+    deprecated: bool | None = None
+    retired_on: str | None = None
+    replacement: str | None = None
 
 
 class ModelList(BaseModel):

@@ -22,21 +22,25 @@ from llm_api.binding.answers import (
     well_formed_calls,
 )
 from llm_api.binding.events import StreamAssembler, parse_event, tool_call
-from llm_api.binding.protocol import AIBinding, RunResult, ToolCall, Usage
+from llm_api.binding.protocol import AIBinding, RunResult, SSEByteStream, ToolCall, Usage
 from llm_api.binding.run_options import session_options
-from llm_api.catalog import ModelInfo
-from llm_api.errors import BackendError, ContextOverflow, InvalidRequest
+from llm_api.catalog import TABLE_CATALOG, Catalog, ModelInfo
+from llm_api.errors import BackendError, ContextOverflow, InvalidRequest, ModelRetired
 from llm_api.schemas.common import ResponseFormat
+from llm_api.services.serving import ReplyHeaders, retired_message, serving_model
 from llm_api.sse import iter_sse_data
 
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who generates: the AI binding to call and the account that authorizes and records,
-    and the conversation (``x-session-affinity``) whose prompt prefix Workers AI may cache."""
+    """Who generates: the AI binding to call, the account that authorizes and records, the
+    host's catalog (which model answers for which), the answer's extra headers, and the
+    conversation (``x-session-affinity``) whose prompt prefix Workers AI may cache."""
 
     ai: AIBinding
     account: Account = UNMETERED
+    catalog: Catalog = TABLE_CATALOG
+    reply: ReplyHeaders = field(default_factory=ReplyHeaders)
     session_affinity: str | None = None
 
     def options(self) -> dict[str, Any] | None:
@@ -110,10 +114,22 @@ class StreamEnd:
 StreamItem = TextDelta | StreamEnd
 
 
+def _serve(caller: Caller, request: GenerationRequest) -> ModelInfo:
+    model, requested = serving_model(caller.catalog, caller.reply, request.model)
+    request.model = model
+    return requested
+
+
 def check_request(caller: Caller, request: GenerationRequest) -> None:
-    """Refuse what the chosen model cannot do (400s) or the caller may not use (403),
-    before any model call, and cap ``max_tokens`` to the room the prompt leaves in the
-    model's context window."""
+    """Swap a retired model for its successor (``serve``), refuse what the model cannot do
+    (400s) or the caller may not use (403), before any model call, and cap ``max_tokens``
+    to the room the prompt leaves in the model's context window."""
+    requested = _serve(caller, request)
+    _check_model(request)
+    caller.account.authorize(requested.id)  # the key names what it may ask for
+
+
+def _check_model(request: GenerationRequest) -> None:
     model = request.model
     if request.tools and not model.supports_tools:
         raise InvalidRequest(
@@ -133,13 +149,32 @@ def check_request(caller: Caller, request: GenerationRequest) -> None:
     room = model.context_window - estimated
     if max_tokens is not None and max_tokens > room:
         request.sampling["max_tokens"] = room
-    caller.account.authorize(model.id)
+
+
+async def _run(caller: Caller, request: GenerationRequest, *, stream: bool) -> Any:
+    """One model call. A 5028 (``ModelRetired``) marks the model retired from today in the
+    host's catalog (facts-14 §3); a pinned successor then answers this request and the next
+    ones, and with none the 410 names a model to use."""
+    try:
+        inputs = request.binding_inputs(stream=stream)
+        return await caller.ai.run(request.model.id, inputs, caller.options())
+    except ModelRetired as exc:
+        retired = caller.catalog.mark_retired(request.model.id)
+        if caller.catalog.serving_model(retired) is None:
+            raise ModelRetired(
+                retired.id,
+                message=retired_message(caller.catalog, retired),
+                detail=exc.detail,
+            ) from exc
+    _serve(caller, request)
+    _check_model(request)
+    inputs = request.binding_inputs(stream=stream)
+    return await caller.ai.run(request.model.id, inputs, caller.options())
 
 
 async def complete(caller: Caller, request: GenerationRequest) -> Completion:
     check_request(caller, request)
-    inputs = request.binding_inputs(stream=False)
-    result = answer_of(await caller.ai.run(request.model.id, inputs, caller.options()))
+    result = answer_of(await _run(caller, request, stream=False))
     text = result["response"]
     tool_calls, usage, finish_reason = await _finish(caller, request, result, text)
     completion = Completion(
@@ -180,8 +215,7 @@ async def _prepend(
 async def _stream_items(
     caller: Caller, request: GenerationRequest
 ) -> AsyncGenerator[StreamItem, None]:
-    inputs = request.binding_inputs(stream=True)
-    upstream = await caller.ai.run(request.model.id, inputs, caller.options())
+    upstream: RunResult | SSEByteStream = await _run(caller, request, stream=True)
     if isinstance(upstream, dict):
         # A backend may answer a stream request in one piece; replay it as a stream.
         result = answer_of(upstream)

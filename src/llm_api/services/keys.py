@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from llm_api.catalog import resolve_model
+from llm_api.catalog import TABLE_CATALOG, resolve_model
+from llm_api.catalog.lifecycle import FULL_ID
 from llm_api.keys import KeyRecord, KeyStore, new_key
 from llm_api.schemas.admin import CreatedKey, KeyUsage, UsageDay
 from llm_api.usage import UsageStore, totals
@@ -14,10 +15,19 @@ async def create_key(
     allowed = None
     if models:
         # Stored as full ids, the form requests are checked in.
-        allowed = sorted({resolve_model(model, param="allowed_models").id for model in models})
+        allowed = sorted({_full_id(model) for model in models})
     key, record = new_key(name.strip(), rpm=rpm, allowed_models=allowed)
     await store.put(record)
     return CreatedKey(key=key, **record.public_dict())
+
+
+def _full_id(model: str) -> str:
+    """A catalog id as its full id; a full ``@cf/...`` id the table does not know is kept as
+    is (a model only the account's live list names; the CLI has no live list to check)."""
+    model = model.strip()
+    if TABLE_CATALOG.get(model) is None and FULL_ID.fullmatch(model):
+        return model
+    return resolve_model(model, param="allowed_models").id
 
 
 async def key_usage(store: UsageStore, record: KeyRecord, *, days: int = 30) -> KeyUsage:

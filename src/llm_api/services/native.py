@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llm_api.catalog import MODELS, resolve_model
+from llm_api.catalog import Catalog, ModelInfo
 from llm_api.errors import NATIVE, ApiError
 from llm_api.schemas.native import (
     ChatMessage,
@@ -46,27 +46,35 @@ SAMPLING_FIELDS = {
 }
 
 
-def model_list() -> ModelsResponse:
-    return ModelsResponse(
-        models=[
-            ModelCard(
-                id=model.id,
-                name=model.name,
-                contextWindow=model.context_window,
-                supportsTools=model.supports_tools,
-                costPerMInput=model.cost_per_m_input,
-                costPerMOutput=model.cost_per_m_output,
-            )
-            for model in MODELS
-        ]
+def model_list(catalog: Catalog) -> ModelsResponse:
+    """The host's catalog: the seed's six first (with the seed's fields), then today's models
+    and those only the account's live list names."""
+    return ModelsResponse(models=[model_card(model) for model in catalog.models()])
+
+
+def model_card(model: ModelInfo) -> ModelCard:
+    card = ModelCard(
+        id=model.id,
+        name=model.name,
+        contextWindow=model.context_window,
+        supportsTools=model.supports_tools,
+        costPerMInput=model.cost_per_m_input,
+        costPerMOutput=model.cost_per_m_output,
     )
+    if model.deprecated:
+        card.deprecated = True
+        card.retiredOn = model.retired_on.isoformat() if model.retired_on else None
+        card.replacement = model.replacement
+    if model.planned_deprecation is not None:
+        card.plannedDeprecation = model.planned_deprecation.isoformat()
+    return card
 
 
 async def generate(
     caller: Caller, settings: Settings, body: GenerateRequest
 ) -> GenerateResponse | Frames:
     request = GenerationRequest(
-        model=resolve_model(body.model or settings.default_model),
+        model=caller.catalog.resolve(body.model or settings.default_model),
         prompt=body.prompt,
         sampling=sampling(body),
     )
@@ -77,7 +85,7 @@ async def generate(
 
 
 async def chat(caller: Caller, settings: Settings, body: ChatRequest) -> ChatResponse | Frames:
-    request = chat_request(body, settings)
+    request = chat_request(body, settings, caller.catalog)
     if body.stream:
         return await _stream(caller, request)
     result = await complete(caller, request)
@@ -89,10 +97,10 @@ async def chat(caller: Caller, settings: Settings, body: ChatRequest) -> ChatRes
     )
 
 
-def chat_request(body: ChatRequest, settings: Settings) -> GenerationRequest:
+def chat_request(body: ChatRequest, settings: Settings, catalog: Catalog) -> GenerationRequest:
     choice = body.tool_choice
     return GenerationRequest(
-        model=resolve_model(body.model or settings.default_model),
+        model=catalog.resolve(body.model or settings.default_model),
         messages=[binding_message(message) for message in body.messages],
         sampling=sampling(body),
         tools=[tool.model_dump(exclude_none=True) for tool in body.tools] if body.tools else None,

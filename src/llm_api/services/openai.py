@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from llm_api.binding.run_options import session_affinity
-from llm_api.catalog import MODELS, ModelInfo, resolve_model
+from llm_api.catalog import Catalog, ModelInfo
 from llm_api.errors import OPENAI, ApiError, Family, InvalidRequest
 from llm_api.schemas.openai import (
     ChatCompletion,
@@ -48,21 +48,29 @@ DEFAULT_MAX_TOKENS = 1024
 SAMPLING_FIELDS = {"temperature", "top_p", "seed", "frequency_penalty", "presence_penalty"}
 
 
-def model_list() -> ModelList:
-    return ModelList(data=[_model_object(model) for model in MODELS])
+def model_list(catalog: Catalog) -> ModelList:
+    return ModelList(data=[_model_object(model) for model in catalog.models()])
 
 
-def model(model_id: str) -> ModelObject:
-    return _model_object(resolve_model(model_id))
+def model(catalog: Catalog, model_id: str) -> ModelObject:
+    return _model_object(catalog.resolve(model_id))
 
 
 def _model_object(model: ModelInfo) -> ModelObject:
-    return ModelObject(id=model.id, created=CATALOG_CREATED, owned_by="meta")
+    """OpenAI's fields; ``owned_by`` is the author (``@cf/<author>/``), and a retired model
+    carries the native listing's ``deprecated``/``retired_on``/``replacement`` too."""
+    author = model.prefix.strip("/").rpartition("/")[2] or "cloudflare"
+    entry = ModelObject(id=model.id, created=CATALOG_CREATED, owned_by=author)
+    if model.deprecated:
+        entry.deprecated = True
+        entry.retired_on = model.retired_on.isoformat() if model.retired_on else None
+        entry.replacement = model.replacement
+    return entry
 
 
 async def chat_completions(caller: Caller, body: ChatCompletionRequest) -> dict[str, Any] | Frames:
     """A ``chat.completion`` body (dumped: see ``completion_body``), or its chunks."""
-    request = to_generation_request(body)
+    request = to_generation_request(body, caller.catalog)
     session = session_affinity(body.prompt_cache_key, param="prompt_cache_key")
     if session is not None:  # OpenAI's name for the conversation wins over the header
         caller = replace(caller, session_affinity=session)
@@ -76,11 +84,12 @@ async def chunk_frames(
     caller: Caller, request: GenerationRequest, *, include_usage: bool, family: Family
 ) -> Frames:
     """The stream of ``request`` as chunks; errors in-band in ``family``'s envelope."""
+    items = await open_stream(caller, request)  # first: it may swap in a retired one's successor
     encoder = ChunkEncoder(request.model.id, include_usage=include_usage, family=family)
-    return frames(await open_stream(caller, request), encoder.encode, encoder.encode_error)
+    return frames(items, encoder.encode, encoder.encode_error)
 
 
-def to_generation_request(body: ChatCompletionRequest) -> GenerationRequest:
+def to_generation_request(body: ChatCompletionRequest, catalog: Catalog) -> GenerationRequest:
     """Check what pydantic cannot, and map the OpenAI request onto the binding's inputs."""
     if body.n not in (None, 1):
         raise InvalidRequest("n: only n=1 is supported", param="n")
@@ -88,7 +97,7 @@ def to_generation_request(body: ChatCompletionRequest) -> GenerationRequest:
         raise InvalidRequest(
             "stream_options: only allowed when stream is true", param="stream_options"
         )
-    model = resolve_model(body.model)
+    model = catalog.resolve(body.model)
     tools = [tool.model_dump(exclude_none=True) for tool in body.tools] if body.tools else None
     choice = body.tool_choice
     choice = choice if choice is None or isinstance(choice, str) else choice.model_dump()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from llm_api.catalog import resolve_model
 from llm_api.errors import V1
 from llm_api.schemas.v1 import OptimizePromptRequest, OptimizePromptResponse, V1ChatRequest
 from llm_api.services.generation import Caller, GenerationRequest, complete
@@ -20,7 +19,7 @@ async def chat(caller: Caller, settings: Settings, body: V1ChatRequest) -> dict[
     if body.max_tokens is not None:
         sampling["max_tokens"] = body.max_tokens
     request = GenerationRequest(
-        model=resolve_model(body.model or settings.default_model),
+        model=caller.catalog.resolve(body.model or settings.default_model),
         messages=[message.model_dump() for message in body.messages],
         sampling=sampling,
     )
@@ -32,4 +31,4 @@ async def chat(caller: Caller, settings: Settings, body: V1ChatRequest) -> dict[
 async def optimize(
     caller: Caller, settings: Settings, body: OptimizePromptRequest
 ) -> OptimizePromptResponse:
-    return await optimize_prompt(caller, resolve_model(settings.fast_model), body)
+    return await optimize_prompt(caller, caller.catalog.resolve(settings.fast_model), body)

@@ -61,6 +61,29 @@ class FakeAI(JsProxy):
         return received.to_py()
 
 
+class FakeAIWithModels(FakeAI):
+    """``env.AI`` with ``models(params)`` [AI]: answers ``result`` (the entries) only, paged
+    by ``params.page``/``per_page`` over ``listing``, as workerd's binding does."""
+
+    def __init__(self, *answers: Answer, listing: list[dict[str, Any]]) -> None:
+        super().__init__(*answers)
+        self.listing = listing
+        self.model_searches: list[dict[str, Any]] = []
+
+    def models(self, params: Any = None) -> JsPromise:
+        query = params.to_py() if isinstance(params, JsObject) else dict(params or {})
+        self.model_searches.append(query)
+        per_page, page = int(query.get("per_page", 0) or 0), int(query.get("page", 1) or 1)
+        entries = self.listing
+        if per_page:  # the binding's server pages only when asked to (facts-14 §1)
+            entries = entries[(page - 1) * per_page : page * per_page]
+
+        async def settle() -> Any:
+            return _js_value(entries)
+
+        return JsPromise(settle)
+
+
 def _js_value(value: Any) -> Any:
     """Python data as JS would hold it; the string ``"<null>"`` stands for JS null."""
     if value == "<null>":

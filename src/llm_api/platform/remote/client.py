@@ -236,6 +236,22 @@ class UpstreamClient:
             await response.aread()
             return response
 
+    async def get(self, url: str, *, headers: Mapping[str, str] | None = None) -> Response:
+        """GET ``url`` and read the whole answer (bounded as every answer is)."""
+        target = URL(url)
+        proxy, proxy_headers = self._proxies.for_url(target)
+        request = self._open().get(
+            target, headers=dict(headers or {}), proxy=proxy, proxy_headers=proxy_headers
+        )
+        async with request as raw:
+            self._in_use += 1
+            try:
+                response = Response(raw)
+                await response.aread()
+                return response
+            finally:
+                self._in_use -= 1
+
     @asynccontextmanager
     async def stream(
         self, url: str, *, json: Any, headers: Mapping[str, str] | None = None

@@ -19,6 +19,7 @@ from llm_api.binding.events import DONE, run_result
 from llm_api.binding.protocol import RunResult, SSEByteStream
 from llm_api.binding.run_options import body_options, extra_headers, workers_ai_options
 from llm_api.binding.upstream_errors import from_http_status, from_workers_ai_code
+from llm_api.catalog.live import PER_PAGE, TEXT_GENERATION, fetch_all_pages, parse_search_page
 from llm_api.errors import ApiError, BackendError, ModelNotFound
 from llm_api.platform.remote.client import Response
 from llm_api.platform.remote.http import (
@@ -93,6 +94,22 @@ class WorkersAIRestBackend(RemoteBackend):
         if response.is_error:
             raise workers_ai_error(response, model)
         return _result(response, model)
+
+    async def list_models(self) -> list[Any]:
+        """The account's text models (``ModelSource``): ``GET /ai/models/search`` pages of
+        ``per_page=50`` until a short page, as wrangler reads them (facts-14 §1 [API][WR])."""
+        base = f"{self._base_url}/accounts/{self._account}/ai/models/search"
+        task = quote(TEXT_GENERATION)
+
+        async def page(number: int) -> list[Any]:
+            url = f"{base}?task={task}&per_page={PER_PAGE}&page={number}"
+            with transport_errors(SERVICE):
+                response = await self.http().get(url, headers=self._headers)
+            if response.is_error:
+                raise workers_ai_error(response)
+            return parse_search_page(read_json(response))
+
+        return await fetch_all_pages(page)
 
     def _target(self, model: str, options: dict[str, Any]) -> tuple[str, dict[str, str]]:
         segments = model.split("/")

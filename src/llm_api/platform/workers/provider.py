@@ -16,9 +16,12 @@ from llm_api.binding.protocol import Platform, RunResult, SSEByteStream
 from llm_api.binding.run_options import workers_ai_options
 from llm_api.binding.upstream_errors import from_workers_ai_message
 from llm_api.binding.workers_ai import workers_ai_inputs
+from llm_api.catalog.live import PER_PAGE, TEXT_GENERATION, CatalogFetchError, fetch_all_pages
+from llm_api.catalog.source import HostCatalog
 from llm_api.errors import ApiError, BackendError
+from llm_api.platform.workers.catalog_kv import KVSharedListing
 from llm_api.platform.workers.ffi import JsException, js_object, js_type, jsnull, to_py
-from llm_api.platform.workers.state import bound_state
+from llm_api.platform.workers.state import KEYS_BINDING, bound_state
 from llm_api.settings import ConfigError, Settings
 
 ENGINE = "workers-ai"
@@ -44,6 +47,24 @@ class WorkersAIBinding:
         if not isinstance(result, dict) and js_type(result) == "ReadableStream":
             return _read_stream(result, model)
         return run_result(to_py(result))  # a dict subclass (SDK >= 1.5) or a JsProxy
+
+    async def list_models(self) -> list[Any]:
+        """The account's text models (``ModelSource``): ``env.AI.models({task, per_page,
+        page})`` returns each page's ``result`` array [AI]; the binding pages nothing itself,
+        so pages of 50 are read until a short one, as over REST (facts-14 §1)."""
+        models = getattr(self._ai, "models", None)
+        if models is None:
+            raise CatalogFetchError("this AI binding has no models()")
+
+        async def page(number: int) -> list[Any]:
+            params = {"task": TEXT_GENERATION, "per_page": PER_PAGE, "page": number}
+            try:
+                result = to_py(await models(js_object(params)))
+            except JsException as exc:
+                raise CatalogFetchError(str(getattr(exc, "message", None) or exc)) from exc
+            return result  # not a list: fetch_all_pages refuses it
+
+        return await fetch_all_pages(page)
 
 
 def _upstream_error(exc: JsException, model: str) -> ApiError:
@@ -116,9 +137,21 @@ class WorkersProvider:
             ai = WorkersAIBinding(_ai_binding(env))
             settings = Settings.from_mapping(EnvVars(env))
             keys, limiter, usage = bound_state(env)  # fails closed where one is unbound
-            platform = Platform(ai, settings, keys=keys, limiter=limiter, usage=usage)
+            catalog = HostCatalog(
+                successors=settings.model_successors, list_models=_listing(env, ai)
+            )
+            platform = Platform(ai, settings, keys, limiter, usage, catalog=catalog)
             self._key, self._env, self._platform = key, env, platform
         return self._platform
+
+
+def _listing(env: Any, ai: WorkersAIBinding) -> Any:
+    """The isolate's model listing: through the ``catalog:v1`` KV copy where ``API_KEYS``
+    is bound (shared by the isolates), else straight from ``env.AI.models()``."""
+    kv = getattr(env, KEYS_BINDING, None)
+    if kv is None or kv is jsnull:
+        return ai.list_models
+    return KVSharedListing(kv, ai.list_models)
 
 
 def _env_key(env: Any) -> object:
