@@ -64,11 +64,17 @@ def counted_usage(
     if completion is None:
         produced = len(text) + sum(_chars(call) for call in tool_calls)
         completion = -(-produced // CHARS_PER_TOKEN_LOW_ESTIMATE)  # rounded up: 1 for "a"
-    return {
+    counted: Usage = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-    }, estimated
+    }
+    # the details, where reported, as parts of the counts kept (``events.usage`` read them)
+    for part, whole in (("cached_tokens", prompt), ("reasoning_tokens", completion)):
+        value = reported.get(part)
+        if isinstance(value, int) and value <= whole:
+            counted[part] = value  # type: ignore[literal-required]
+    return counted, estimated
 
 
 def well_formed(value: Any) -> Any:

@@ -20,6 +20,11 @@ class Usage(TypedDict, total=False):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    #: ``prompt_tokens_details.cached_tokens``: the part of the prompt served from the prefix
+    #: cache, when the upstream says (Chat Completions usage [M-glm][AI-TY])
+    cached_tokens: int
+    #: ``completion_tokens_details.reasoning_tokens``: the part of the completion spent thinking
+    reasoning_tokens: int
 
 
 class ToolCall(TypedDict):
@@ -56,6 +61,9 @@ class RunResult(TypedDict):
     usage: NotRequired[Usage]  # absent: the upstream said nothing; the service estimates
     tool_calls: NotRequired[list[UpstreamToolCall]]
     finish_reason: NotRequired[str]  # "stop" | "length" | "tool_calls" | ...
+    #: a reasoning model's thinking text, never part of ``response`` (facts-14 §2:
+    #: ``reasoning_content`` for GLM/Qwen3, ``reasoning`` for Kimi K2.6, Responses ``reasoning``)
+    reasoning: NotRequired[str]
 
 
 #: ... and this for ``inputs["stream"] = True``: SSE bytes, chunked anyhow —

@@ -18,6 +18,7 @@ from llm_api.binding import workers_ai as workers_ai_wire
 from llm_api.binding.events import DONE, run_result
 from llm_api.binding.protocol import RunResult, SSEByteStream
 from llm_api.binding.upstream_errors import from_http_status, from_workers_ai_code
+from llm_api.catalog import io_shape_of
 from llm_api.errors import ApiError, BackendError, ModelNotFound
 from llm_api.platform.remote.client import Response
 from llm_api.platform.remote.http import (
@@ -80,7 +81,7 @@ class WorkersAIRestBackend(RemoteBackend):
         self, model: str, inputs: dict[str, Any], options: dict[str, Any] | None = None
     ) -> RunResult | SSEByteStream:
         url, headers = self._target(model, options or {})
-        body = workers_ai_wire.workers_ai_inputs(inputs)
+        body = workers_ai_wire.workers_ai_inputs(inputs, io_shape_of(model))
         if body.get("stream"):
             return await opened(self._stream(url, headers, body))
         with transport_errors(SERVICE):
@@ -181,6 +182,8 @@ def _result(response: Response) -> RunResult:
 
 
 def _frames(result: RunResult) -> list[bytes]:
-    final = {key: value for key, value in result.items() if key != "response"}
+    final = {key: value for key, value in result.items() if key not in ("response", "reasoning")}
     frames = [encode_data({"response": result["response"]})] if result["response"] else []
+    if result.get("reasoning"):  # read back by events.parse_event, never as text
+        frames.insert(0, encode_data({"response": "", "reasoning_content": result["reasoning"]}))
     return [*frames, encode_data({"response": "", **final}), DONE_FRAME]

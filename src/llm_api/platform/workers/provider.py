@@ -14,7 +14,9 @@ from typing import Any
 from llm_api.binding.events import run_result
 from llm_api.binding.protocol import Platform, RunResult, SSEByteStream
 from llm_api.binding.upstream_errors import from_workers_ai_message
-from llm_api.binding.workers_ai import workers_ai_inputs
+from llm_api.binding.whole_stream import sse_or_result
+from llm_api.binding.workers_ai import SERVICE, workers_ai_inputs
+from llm_api.catalog import io_shape_of
 from llm_api.errors import ApiError, BackendError
 from llm_api.platform.workers.ffi import JsException, js_object, js_type, jsnull, to_py
 from llm_api.platform.workers.state import bound_state
@@ -34,7 +36,7 @@ class WorkersAIBinding:
     async def run(
         self, model: str, inputs: dict[str, Any], options: dict[str, Any] | None = None
     ) -> RunResult | SSEByteStream:
-        args = [model, js_object(workers_ai_inputs(inputs))]
+        args = [model, js_object(workers_ai_inputs(inputs, io_shape_of(model)))]
         if options:
             args.append(js_object(options))
         try:
@@ -42,7 +44,8 @@ class WorkersAIBinding:
         except JsException as exc:
             raise _upstream_error(exc) from exc
         if not isinstance(result, dict) and js_type(result) == "ReadableStream":
-            return _read_stream(result)
+            # SSE, or a whole JSON answer to a stream request (gpt-oss; facts-14 §0.2)
+            return await sse_or_result(_read_stream(result), service=SERVICE)
         return run_result(to_py(result))  # a dict subclass (SDK >= 1.5) or a JsProxy
 
 
