@@ -50,7 +50,11 @@ def run_result(payload: object, *, service: str = SERVICE) -> RunResult:
         return _completion_result(as_chat_completion(payload, service), service)
     if "response" not in payload and "tool_calls" not in payload:
         raise BackendError(f"{service} answered without a response")
-    return _result(payload.get("response"), payload.get("usage"), payload, payload, service)
+    out = _result(payload.get("response"), payload.get("usage"), payload, payload, service)
+    reasoning = reasoning_text(payload)  # kept on a re-read: ``run_result`` is idempotent
+    if reasoning:
+        out["reasoning"] = reasoning
+    return out
 
 
 def _completion_result(payload: dict[str, Any], service: str) -> RunResult:

@@ -165,3 +165,8 @@ def test_a_responses_answer_is_read_as_its_parts():
     assert result["usage"] == {"prompt_tokens": 74, "completion_tokens": 31, "total_tokens": 105}
     call = run_result(whole("responses-whole-gptoss-function-call"))["tool_calls"][0]
     assert call == {"name": "get_weather", "arguments": '{"city":"Paris"}', "id": "call_9f8e7d6c5"}
+
+
+def test_reading_a_result_again_keeps_its_reasoning():
+    once = run_result(whole("chat-whole-glm-text"))
+    assert run_result(once) == once
