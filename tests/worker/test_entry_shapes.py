@@ -89,10 +89,15 @@ def test_chat_completions_tool_calls_on_the_worker(runtime, entry, family, strea
     assert json.loads(calls[0]["function"]["arguments"]) == {"city": "Paris"}
 
 
+@pytest.mark.parametrize("as_object", [False, True])  # facts-14 §0.2: either may come
 @pytest.mark.parametrize("family", ["native", "openai", "v1"])
-def test_gpt_oss_json_body_for_a_stream_is_sent_as_a_stream_on_the_worker(runtime, entry, family):
-    body = json.dumps(whole("gptoss-stream-true-returns-json")).encode()
-    _, events = call(runtime, entry, [body[:10], body[10:]], family, "gpt-oss-120b", stream=True)
+def test_gpt_oss_json_body_for_a_stream_is_sent_as_a_stream_on_the_worker(
+    runtime, entry, family, as_object
+):
+    result = whole("gptoss-stream-true-returns-json")
+    body = json.dumps(result).encode()
+    answer = result if as_object else [body[:10], body[10:]]
+    _, events = call(runtime, entry, answer, family, "gpt-oss-120b", stream=True)
     text, thinking = contents(family, events)
     assert text == "Bonjour !"
     assert thinking == ("Greeting requested." if family == "openai" else "")

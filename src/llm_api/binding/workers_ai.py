@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from llm_api.catalog import IoShape
+from llm_api.catalog import IoShape, JsonParam, io_shape_of, json_param_of
 
 SERVICE = "Workers AI"
 
@@ -39,7 +39,14 @@ LEGACY_ONLY = ("top_k", "repetition_penalty", "raw", "lora")
 SCHEMA_NAME = "response"
 
 
-def workers_ai_inputs(inputs: dict[str, Any], shape: IoShape = "legacy") -> dict[str, Any]:
+def model_inputs(model: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The inputs as the catalog says ``model`` takes them (what both hosts send)."""
+    return workers_ai_inputs(inputs, io_shape_of(model), json_param=json_param_of(model))
+
+
+def workers_ai_inputs(
+    inputs: dict[str, Any], shape: IoShape = "legacy", *, json_param: JsonParam = "response_format"
+) -> dict[str, Any]:
     """The inputs as a model of ``shape`` takes them; ``None`` values left out."""
     body = {key: value for key, value in inputs.items() if value is not None}
     if body.get("response_format") and body.get("stream"):
@@ -48,6 +55,12 @@ def workers_ai_inputs(inputs: dict[str, Any], shape: IoShape = "legacy") -> dict
         return _chat_completions(body)
     for key in REASONING_FIELDS:
         body.pop(key, None)
+    if json_param == "guided_json" and body.get("response_format"):
+        # mistral-small-3.1 takes the schema itself as ``guided_json`` (its docs JSON, per
+        # shared/notes/workers-ai-2026.md; not re-read in facts-14)
+        spec = body.pop("response_format")
+        schema = spec.get("json_schema") if isinstance(spec, dict) else None
+        body["guided_json"] = schema if isinstance(schema, dict) else {"type": "object"}
     choice = body.pop("tool_choice", None)
     if choice == "none":
         body.pop("tools", None)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from llm_api.binding.events import parse_event, run_result
-from llm_api.binding.workers_ai import workers_ai_inputs
+from llm_api.binding.workers_ai import model_inputs, workers_ai_inputs
 from llm_api.catalog import io_shape_of, resolve_model
 from llm_api.services.generation import reasoning_inputs
 from tests.support.shape_fixtures import stream_bytes, whole
@@ -170,3 +170,16 @@ def test_a_responses_answer_is_read_as_its_parts():
 def test_reading_a_result_again_keeps_its_reasoning():
     once = run_result(whole("chat-whole-glm-text"))
     assert run_result(once) == once
+
+
+def test_mistral_small_takes_its_json_schema_as_guided_json():
+    inputs = {
+        "prompt": "x",
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"type": "object", "required": ["a"]},
+        },
+    }
+    body = model_inputs("@cf/mistralai/mistral-small-3.1-24b-instruct", inputs)
+    assert body == {"prompt": "x", "guided_json": {"type": "object", "required": ["a"]}}
+    assert model_inputs("@cf/meta/llama-4-scout-17b-16e-instruct", inputs) == inputs

@@ -18,7 +18,6 @@ from llm_api.binding import workers_ai as workers_ai_wire
 from llm_api.binding.events import DONE, run_result
 from llm_api.binding.protocol import RunResult, SSEByteStream
 from llm_api.binding.upstream_errors import from_http_status, from_workers_ai_code
-from llm_api.catalog import io_shape_of
 from llm_api.errors import ApiError, BackendError, ModelNotFound
 from llm_api.platform.remote.client import Response
 from llm_api.platform.remote.http import (
@@ -81,7 +80,7 @@ class WorkersAIRestBackend(RemoteBackend):
         self, model: str, inputs: dict[str, Any], options: dict[str, Any] | None = None
     ) -> RunResult | SSEByteStream:
         url, headers = self._target(model, options or {})
-        body = workers_ai_wire.workers_ai_inputs(inputs, io_shape_of(model))
+        body = workers_ai_wire.model_inputs(model, inputs)
         if body.get("stream"):
             return await opened(self._stream(url, headers, body))
         with transport_errors(SERVICE):

@@ -15,8 +15,7 @@ from llm_api.binding.events import run_result
 from llm_api.binding.protocol import Platform, RunResult, SSEByteStream
 from llm_api.binding.upstream_errors import from_workers_ai_message
 from llm_api.binding.whole_stream import sse_or_result
-from llm_api.binding.workers_ai import SERVICE, workers_ai_inputs
-from llm_api.catalog import io_shape_of
+from llm_api.binding.workers_ai import SERVICE, model_inputs
 from llm_api.errors import ApiError, BackendError
 from llm_api.platform.workers.ffi import JsException, js_object, js_type, jsnull, to_py
 from llm_api.platform.workers.state import bound_state
@@ -36,7 +35,7 @@ class WorkersAIBinding:
     async def run(
         self, model: str, inputs: dict[str, Any], options: dict[str, Any] | None = None
     ) -> RunResult | SSEByteStream:
-        args = [model, js_object(workers_ai_inputs(inputs, io_shape_of(model)))]
+        args = [model, js_object(model_inputs(model, inputs))]
         if options:
             args.append(js_object(options))
         try:
