@@ -219,8 +219,10 @@ def completion_body(
 def wire_usage(usage: Usage) -> dict[str, Any]:
     """The engine's usage in OpenAI's form: the trio, and each reported detail nested."""
     wire: dict[str, Any] = {
-        key: usage[key] for key in ("prompt_tokens", "completion_tokens", "total_tokens")
-    }  # type: ignore[literal-required]
+        "prompt_tokens": usage["prompt_tokens"],
+        "completion_tokens": usage["completion_tokens"],
+        "total_tokens": usage["total_tokens"],
+    }
     if "cached_tokens" in usage:
         wire["prompt_tokens_details"] = {"cached_tokens": usage["cached_tokens"]}
     if "reasoning_tokens" in usage:
