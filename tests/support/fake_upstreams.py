@@ -25,6 +25,11 @@ it wants in the request itself:
   before it finishes, ``badargs`` sends tool arguments that are not JSON, ``unicode``
   splits its frames inside UTF-8 characters.
 
+Models in ``CHAT_COMPLETIONS_MODELS`` answer in the Chat Completions shape, from the
+documented fixtures (tests/support/fixtures/workers_ai/): ``chat.completion`` whole,
+``chat.completion.chunk`` streamed (``tool`` for the tool-call fixtures); gpt-oss answers a
+stream request with JSON, as workers-ai-provider 3.1.1 saw it do.
+
 ``fake.state`` records every request and how each stream ended (``outcomes[text]`` is
 ``"completed"`` or ``"disconnected"``).
 """
@@ -284,6 +289,46 @@ async def _endless(frame: bytes) -> AsyncIterator[bytes]:
 # ---- Workers AI REST --------------------------------------------------------------
 
 
+#: models of the Chat Completions shape [M-glm][M-gemma][M-kimi]; gpt-oss via ``messages``
+CHAT_COMPLETIONS_MODELS = {
+    "@cf/zai-org/glm-4.7-flash",
+    "@cf/google/gemma-4-26b-a4b-it",
+    "@cf/moonshotai/kimi-k2.6",
+    "@cf/openai/gpt-oss-120b",
+}
+#: models whose ``stream: true`` gets a JSON body ([WP-CL] 3.1.1)
+STREAMLESS_MODELS = {"@cf/openai/gpt-oss-120b", "@cf/moonshotai/kimi-k2.6"}
+
+
+def _fixture(name: str) -> bytes:
+    from tests.support.paths import WORKERS_AI_FIXTURES
+
+    return (WORKERS_AI_FIXTURES / name).read_bytes()
+
+
+def _chat_completions(model: str, body: dict[str, Any], name: str | None) -> Response:
+    if "max_tokens" in body or "prompt" in body:  # what this shape's schema deprecates
+        return _wa_error(400, 5006, "AiError: Bad input: Error: legacy field in a chat request")
+    if body.get("stream") and model not in STREAMLESS_MODELS:
+        fixture = "chat-stream-tools.sse" if name == "tool" else "chat-stream-text.sse"
+        data = _fixture(fixture)
+        chunks = [data[i : i + 64] for i in range(0, len(data), 64)]
+
+        async def frames() -> AsyncIterator[bytes]:
+            for chunk in chunks:
+                yield chunk
+
+        return _Streaming(frames(), media_type="text/event-stream")
+    if model == "@cf/openai/gpt-oss-120b":
+        fixture = "gptoss-stream-true-returns-json.json"
+    else:
+        fixture = "chat-whole-glm-tools.json" if name == "tool" else "chat-whole-glm-text.json"
+    result = json.loads(_fixture(fixture))
+    if name == "json":
+        result["choices"][0]["message"]["content"] = json.dumps({"answer": 42})
+    return JSONResponse({"result": result, "success": True, "errors": [], "messages": []})
+
+
 def workers_ai_app(state: UpstreamState) -> Starlette:
     async def run(request: Request) -> Response:
         body = await _record(state, request)
@@ -296,6 +341,9 @@ def workers_ai_app(state: UpstreamState) -> Starlette:
         if name in REST_ERROR_FIXTURES:
             status, error_body = REST_ERROR_FIXTURES[name]
             return JSONResponse(error_body, status_code=status)
+        model = request.path_params["model"]
+        if model in CHAT_COMPLETIONS_MODELS:
+            return _chat_completions(model, body, name)
         if name == "htmlerror":
             return HTMLResponse("<html><body>502 Bad Gateway</body></html>", status_code=502)
         if name == "slow":

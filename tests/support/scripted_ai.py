@@ -29,6 +29,7 @@ class Scripted:
     piece_delay: float = 0.0
     raw_events: list[bytes] | None = None  # a stream made of exactly these bytes
     raw_result: Any = None  # a non-streaming answer that is exactly this value
+    whole_for_stream: bool = False  # a stream request answered with raw_result (gpt-oss does)
     hang: bool = False  # run() waits until it is cancelled, as a long generation would
 
 
@@ -69,7 +70,7 @@ class ScriptedAI:
             "completion_tokens": len(text.split()),
             "total_tokens": len(_last_input(inputs).split()) + len(text.split()),
         }
-        if not inputs.get("stream"):
+        if not inputs.get("stream") or item.whole_for_stream:
             if item.raw_result is not None:
                 return item.raw_result  # type: ignore[no-any-return]
             result: dict[str, Any] = {"response": text, "usage": usage}

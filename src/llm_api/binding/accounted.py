@@ -45,7 +45,7 @@ class KeyAccount:
     async def record(self, model: str, usage: Usage, *, estimated: bool = False) -> None:
         prompt, completion = usage["prompt_tokens"], usage["completion_tokens"]
         # cached prompt tokens at the cached rate where the catalog knows it (facts-14 §4)
-        cached = usage.get("prompt_tokens_details", {}).get("cached_tokens", 0)
+        cached = usage.get("cached_tokens", 0)
         info = self.catalog.get(model)
         try:
             await self.store.record(

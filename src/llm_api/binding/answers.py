@@ -69,9 +69,15 @@ def counted_usage(
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
-    details = reported.get("prompt_tokens_details")
-    if details is not None and prompt == reported.get("prompt_tokens"):  # of a trusted count
-        counted["prompt_tokens_details"] = details
+    # the details, where reported, as parts of trusted counts (``events.usage`` read them
+    # flat): a detail of a count replaced by our estimate is dropped with it
+    for part, key, whole in (
+        ("cached_tokens", "prompt_tokens", prompt),
+        ("reasoning_tokens", "completion_tokens", completion),
+    ):
+        value = reported.get(part)
+        if isinstance(value, int) and value <= whole and reported.get(key) == whole:
+            counted[part] = value  # type: ignore[literal-required]
     return counted, estimated
 
 

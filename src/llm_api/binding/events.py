@@ -3,7 +3,8 @@
 The one reader of results, events, tool calls and usage. Workers AI answers
 ``{"response": ...}`` (results and frames alike); some newer models (and the OpenAI
 backend's upstreams) answer ``chat.completion`` objects and ``chat.completion.chunk``
-frames instead. Results end up in the binding's shape (``run_result``), events as one
+frames instead, and gpt-oss may answer in the Responses shape (``output[]``). Results end
+up in the binding's shape (``run_result``), events as one
 ``StreamEvent`` (``parse_event``), a stream's events as one result (``StreamAssembler``).
 
 Every reader here is total: whatever JSON value the upstream sent, it returns the
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llm_api.binding.protocol import RunResult, ToolCall, ToolCallFragment, Usage
+from llm_api.binding.responses_shape import as_chat_completion
 from llm_api.binding.workers_ai import SERVICE, function_of
 from llm_api.errors import BackendError, InvalidModelOutput
 
@@ -44,9 +46,15 @@ def run_result(payload: object, *, service: str = SERVICE) -> RunResult:
         raise BackendError(f"{service} answered with a result that is not an object")
     if "choices" in payload:  # newer models answer in OpenAI's chat.completion shape
         return _completion_result(payload, service)
+    if payload.get("object") == "response" or "output" in payload:  # Responses (gpt-oss)
+        return _completion_result(as_chat_completion(payload, service), service)
     if "response" not in payload and "tool_calls" not in payload:
         raise BackendError(f"{service} answered without a response")
-    return _result(payload.get("response"), payload.get("usage"), payload, payload, service)
+    out = _result(payload.get("response"), payload.get("usage"), payload, payload, service)
+    reasoning = reasoning_text(payload)  # kept on a re-read: ``run_result`` is idempotent
+    if reasoning:
+        out["reasoning"] = reasoning
+    return out
 
 
 def _completion_result(payload: dict[str, Any], service: str) -> RunResult:
@@ -62,7 +70,21 @@ def _completion_result(payload: dict[str, Any], service: str) -> RunResult:
         message = {}
     if not isinstance(message, dict):
         raise BackendError(f"{service} answered a choice whose message is not an object")
-    return _result(message.get("content"), payload.get("usage"), message, choices[0], service)
+    out = _result(message.get("content"), payload.get("usage"), message, choices[0], service)
+    reasoning = reasoning_text(message)
+    if reasoning:
+        out["reasoning"] = reasoning
+    return out
+
+
+def reasoning_text(message: dict[str, Any]) -> str:
+    """A message's or delta's thinking: ``reasoning_content`` (GLM, Qwen3, vLLM) or
+    ``reasoning`` (Kimi K2.6 [RN 2026-04-20]); workers-ai-provider reads both [WP-T]."""
+    for key in ("reasoning_content", "reasoning"):
+        value = message.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
 
 
 def _result(
@@ -128,10 +150,16 @@ def usage(raw: object) -> Usage | None:
         return None
     if "prompt_tokens" in counts and "completion_tokens" in counts:
         counts["total_tokens"] = counts["prompt_tokens"] + counts["completion_tokens"]
-    details = raw.get("prompt_tokens_details")
-    cached = token_count(details.get("cached_tokens")) if isinstance(details, dict) else None
-    if cached is not None and cached <= counts.get("prompt_tokens", -1):  # a part of the prompt
-        counts["prompt_tokens_details"] = {"cached_tokens": cached}
+    # Chat Completions' details [M-glm][AI-TY], each at most the count it is part of
+    for outer, inner, within in (
+        ("prompt_tokens_details", "cached_tokens", "prompt_tokens"),
+        ("completion_tokens_details", "reasoning_tokens", "completion_tokens"),
+    ):
+        details = raw.get(outer)
+        # nested as sent, or flat as this reader keeps it (idempotent, as ``run_result`` is)
+        part = token_count(details.get(inner) if isinstance(details, dict) else raw.get(inner))
+        if part is not None and within in counts and part <= counts[within]:  # type: ignore[literal-required]
+            counts[inner] = part  # type: ignore[literal-required]
     return counts
 
 
@@ -193,6 +221,8 @@ class StreamEvent:
     calls as sent (binding frames); ``fragments`` the deltas of ``chat.completion.chunk``s."""
 
     text: str = ""
+    #: thinking text (``reasoning_content``/``reasoning`` deltas): never part of ``text``
+    reasoning: str = ""
     usage: Usage | None = None
     tool_calls: list[Any] = field(default_factory=list)
     fragments: list[ToolCallFragment] = field(default_factory=list)
@@ -218,7 +248,14 @@ def parse_event(data: str) -> StreamEvent | None:
             _read_chunk(payload, event)
         else:
             event.text = response_text(payload.get("response"))
-            event.tool_calls = _list(payload.get("tool_calls"), "the backend sent tool_calls")
+            event.reasoning = reasoning_text(payload)
+            for call in _list(payload.get("tool_calls"), "the backend sent tool_calls"):
+                # an ``index`` marks a fragment, merged by index as in chunks (the binding's
+                # native tool stream, workers-ai-provider ``processPartialToolCalls`` [WP-T])
+                if isinstance(call, dict) and "index" in call:
+                    event.fragments.append(_fragment(call))
+                else:
+                    event.tool_calls.append(call)
             finish = payload.get("finish_reason")
             event.finish_reason = finish if isinstance(finish, str) else None
         return event
@@ -228,6 +265,7 @@ def parse_event(data: str) -> StreamEvent | None:
 
 def _read_chunk(payload: dict[str, Any], event: StreamEvent) -> None:
     text: list[str] = []
+    thinking: list[str] = []
     for choice in _list(payload.get("choices"), "the backend sent a stream event with choices"):
         if not isinstance(choice, dict):
             raise _malformed("a choice that is not an object")
@@ -236,11 +274,13 @@ def _read_chunk(payload: dict[str, Any], event: StreamEvent) -> None:
         if content is not None and not isinstance(content, str):
             raise _malformed("delta content that is not a string")
         text.append(content or "")
+        thinking.append(reasoning_text(delta))
         for call in _list(delta.get("tool_calls"), "the backend sent tool_calls"):
             event.fragments.append(_fragment(call))
         if isinstance(choice.get("finish_reason"), str) and choice["finish_reason"]:
             event.finish_reason = choice["finish_reason"]
     event.text = "".join(text)
+    event.reasoning = "".join(thinking)
 
 
 def _fragment(call: Any) -> ToolCallFragment:

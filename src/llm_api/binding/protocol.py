@@ -15,20 +15,21 @@ if TYPE_CHECKING:  # names only: the protocol layer depends on none of them
     from llm_api.usage import UsageStore
 
 
-class PromptTokensDetails(TypedDict):
-    #: the part of ``prompt_tokens`` served from the prompt prefix cache (facts-14 §4, [PC])
-    cached_tokens: int
-
-
 class Usage(TypedDict, total=False):
     """Token counts. From an upstream, only those it reported plausibly
     (``events.usage``); from the generation service, all three, estimated if need be.
-    ``prompt_tokens_details`` (OpenAI's shape) only where the upstream reported it."""
+    The details are kept flat here, only where the upstream reported them; OpenAI's nested
+    ``*_tokens_details`` form is rendered at the /v1 and /api/v1 edges (``openai.wire_usage``)."""
 
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
-    prompt_tokens_details: PromptTokensDetails
+    #: ``prompt_tokens_details.cached_tokens``: the part of the prompt served from the prefix
+    #: cache, when the upstream says (Chat Completions usage [M-glm][AI-TY]; facts-14 §4 [PC]);
+    #: costed at the cached rate (``accounted.KeyAccount``)
+    cached_tokens: int
+    #: ``completion_tokens_details.reasoning_tokens``: the part of the completion spent thinking
+    reasoning_tokens: int
 
 
 class ToolCall(TypedDict):
@@ -65,6 +66,9 @@ class RunResult(TypedDict):
     usage: NotRequired[Usage]  # absent: the upstream said nothing; the service estimates
     tool_calls: NotRequired[list[UpstreamToolCall]]
     finish_reason: NotRequired[str]  # "stop" | "length" | "tool_calls" | ...
+    #: a reasoning model's thinking text, never part of ``response`` (facts-14 §2:
+    #: ``reasoning_content`` for GLM/Qwen3, ``reasoning`` for Kimi K2.6, Responses ``reasoning``)
+    reasoning: NotRequired[str]
 
 
 #: ... and this for ``inputs["stream"] = True``: SSE bytes, chunked anyhow —

@@ -13,9 +13,15 @@ from llm_api.catalog.lifecycle import (
     parse_successor_setting,
     sunset_header,
 )
-from llm_api.catalog.model import CLOUDFLARE_PREFIX, IoShape, ModelInfo, ReasoningEffort
+from llm_api.catalog.model import (
+    CLOUDFLARE_PREFIX,
+    IoShape,
+    JsonParam,
+    ModelInfo,
+    ReasoningEffort,
+)
 from llm_api.catalog.table import RETIRED_2026_05_30, SEED_MODELS, TABLE
-from llm_api.catalog.view import Catalog
+from llm_api.catalog.view import Catalog, infer_io_shape
 
 __all__ = [
     "CLOUDFLARE_PREFIX",
@@ -32,6 +38,8 @@ __all__ = [
     "ModelInfo",
     "ReasoningEffort",
     "deprecation_header",
+    "io_shape_of",
+    "json_param_of",
     "known_ids",
     "parse_successors",
     "resolve_model",
@@ -69,6 +77,21 @@ TABLE_CATALOG = Catalog(TABLE)
 
 def known_ids() -> list[str]:
     return TABLE_CATALOG.known_ids()
+
+
+def io_shape_of(full_id: str) -> IoShape:
+    """The shape a Workers AI model takes: the table's ``io_shape``, else what the merged
+    view gives a model only the live list knows (``infer_io_shape``, a function of the id), so
+    a binding that has only the id agrees with the catalog."""
+    model = TABLE_CATALOG.get(full_id)
+    return model.io_shape if model is not None else infer_io_shape(full_id)
+
+
+def json_param_of(full_id: str) -> JsonParam:
+    """Where a Workers AI model takes its JSON schema: the table's ``json_param``, else
+    ``response_format`` (no live property states it)."""
+    model = TABLE_CATALOG.get(full_id)
+    return model.json_param if model is not None else "response_format"
 
 
 def resolve_model(model_id: str, *, param: str = "model") -> ModelInfo:

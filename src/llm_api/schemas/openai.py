@@ -87,6 +87,11 @@ class ChatCompletionRequest(BaseModel):
     tools: list[ToolDefinition] | None = None
     tool_choice: ToolChoice | None = None
     response_format: ResponseFormat | None = None
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = Field(
+        default=None,
+        description="For reasoning models: low, medium or high pass through; none or "
+        "minimal turn thinking off where the model allows (else low). Ignored by other models.",
+    )
     n: int | None = Field(default=None, description="Only 1 is supported")
     user: str | None = None
     prompt_cache_key: str | None = Field(
@@ -106,7 +111,24 @@ class ChatCompletionRequest(BaseModel):
 class ResponseMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str | None
+    #: a reasoning model's thinking (the vLLM and DeepSeek convention), never in ``content``
+    reasoning_content: str | None = None
     tool_calls: list[ToolCall] | None = None
+
+
+class PromptTokensDetails(BaseModel):
+    cached_tokens: int = Field(description="Prompt tokens served from the prompt prefix cache")
+
+
+class CompletionTokensDetails(BaseModel):
+    reasoning_tokens: int = Field(description="Completion tokens the model spent thinking")
+
+
+class CompletionUsage(Usage):
+    """OpenAI's usage; each detail present only when the upstream reported it."""
+
+    prompt_tokens_details: PromptTokensDetails | None = None
+    completion_tokens_details: CompletionTokensDetails | None = None
 
 
 class Choice(BaseModel):
@@ -114,16 +136,6 @@ class Choice(BaseModel):
     message: ResponseMessage
     finish_reason: Literal["stop", "length", "tool_calls", "content_filter"]
     logprobs: None = None
-
-
-class PromptTokensDetails(BaseModel):
-    cached_tokens: int = Field(description="Prompt tokens served from the prompt prefix cache")
-
-
-class CompletionUsage(Usage):
-    """OpenAI's usage; ``prompt_tokens_details`` only where the upstream reported it."""
-
-    prompt_tokens_details: PromptTokensDetails | None = None
 
 
 class ChatCompletion(BaseModel):

@@ -57,9 +57,15 @@ class GenerationRequest:
     tools: list[dict[str, Any]] | None = None
     tool_choice: Any = None
     response_format: dict[str, Any] | None = None
+    #: the caller's ``reasoning_effort`` (OpenAI's values); None: the model's default
+    reasoning_effort: str | None = None
+    #: a structured job (tutor, prompt optimiser): thinking off or low where the model allows
+    structured: bool = False
 
     def binding_inputs(self, *, stream: bool) -> dict[str, Any]:
         inputs: dict[str, Any] = dict(self.sampling)
+        quiet = self.structured or self.response_format is not None  # JSON jobs do not muse
+        inputs.update(reasoning_inputs(self.model, self.reasoning_effort, quiet=quiet))
         if self.messages is not None:
             inputs["messages"] = self.messages
         else:
@@ -80,6 +86,30 @@ class GenerationRequest:
         return sum(len(str(message.get("content") or "")) for message in self.messages)
 
 
+#: OpenAI's efforts that Workers AI takes as they are (``low|medium|high``, [M-glm][M-oss120])
+EFFORTS = ("low", "medium", "high")
+
+
+def reasoning_inputs(model: ModelInfo, effort: str | None, *, quiet: bool) -> dict[str, Any]:
+    """What tells ``model`` how hard to think (``binding.workers_ai`` sends it only to the
+    Chat Completions shape; other backends ignore it). Nothing for a model that does not
+    reason. ``none``/``minimal`` or a quiet job (no effort asked) switch thinking off where
+    the catalog says how (``thinking_kwarg`` → ``chat_template_kwargs``, [M-glm], [RN
+    2026-04-20]), else ask for the lowest effort (gpt-oss cannot stop thinking [M-oss120])."""
+    if not model.reasoning:
+        return {}
+    supported = model.reasoning_effort.supported if model.reasoning_effort else EFFORTS
+    if effort in EFFORTS:
+        return {"reasoning_effort": effort} if effort in supported else {}
+    if effort is None and not quiet:
+        return {}
+    if model.thinking_kwarg and not model.forced_reasoning:
+        return {"chat_template_kwargs": {model.thinking_kwarg: False}}
+    if model.reasoning_effort is not None and "low" in supported:
+        return {"reasoning_effort": "low"}
+    return {}  # gemma-4, qwen3: no documented switch (facts-14 §5)
+
+
 def response_format_inputs(response_format: ResponseFormat | None) -> dict[str, Any] | None:
     """A request's ``response_format`` (native and OpenAI alike) in the binding's form;
     ``None`` for plain text."""
@@ -97,10 +127,19 @@ class Completion:
     usage: Usage
     finish_reason: str
     tool_calls: list[ToolCall] = field(default_factory=list)
+    #: the model's thinking, never part of ``text``; only /v1 shows it (``reasoning_content``)
+    reasoning: str = ""
 
 
 @dataclass(slots=True)
 class TextDelta:
+    text: str
+
+
+@dataclass(slots=True)
+class ReasoningDelta:
+    """A piece of the model's thinking: /v1 sends it as ``reasoning_content``, others drop it."""
+
     text: str
 
 
@@ -111,7 +150,7 @@ class StreamEnd:
     tool_calls: list[ToolCall] = field(default_factory=list)
 
 
-StreamItem = TextDelta | StreamEnd
+StreamItem = TextDelta | ReasoningDelta | StreamEnd
 
 
 def _serve(caller: Caller, request: GenerationRequest) -> ModelInfo:
@@ -175,13 +214,14 @@ async def _run(caller: Caller, request: GenerationRequest, *, stream: bool) -> A
 async def complete(caller: Caller, request: GenerationRequest) -> Completion:
     check_request(caller, request)
     result = answer_of(await _run(caller, request, stream=False))
-    text = result["response"]
-    tool_calls, usage, finish_reason = await _finish(caller, request, result, text)
+    text, reasoning = result["response"], result.get("reasoning", "")
+    tool_calls, usage, finish_reason = await _finish(caller, request, result, text, reasoning)
     completion = Completion(
         text=well_formed(text),
         usage=usage,
         tool_calls=well_formed_calls(tool_calls),
         finish_reason=finish_reason,
+        reasoning=well_formed(reasoning),
     )
     if request.response_format and not tool_calls:
         require_json(completion.text, completion.finish_reason)
@@ -217,11 +257,17 @@ async def _stream_items(
 ) -> AsyncGenerator[StreamItem, None]:
     upstream: RunResult | SSEByteStream = await _run(caller, request, stream=True)
     if isinstance(upstream, dict):
-        # A backend may answer a stream request in one piece; replay it as a stream.
+        # A backend may answer a stream request in one piece (gpt-oss; JSON mode, which
+        # cannot stream on Workers AI [JM]); replay it as a stream.
         result = answer_of(upstream)
-        calls, usage, finish = await _finish(caller, request, result, result["response"])
-        if result["response"]:
-            yield TextDelta(result["response"])
+        text, reasoning = result["response"], result.get("reasoning", "")
+        calls, usage, finish = await _finish(caller, request, result, text, reasoning)
+        if request.response_format and not calls:
+            require_json(text, finish)
+        if reasoning:
+            yield ReasoningDelta(reasoning)
+        if text:
+            yield TextDelta(text)
         yield StreamEnd(usage=usage, finish_reason=finish, tool_calls=calls)
         return
     if not hasattr(upstream, "__aiter__"):
@@ -230,6 +276,7 @@ async def _stream_items(
         )
     assembler = StreamAssembler()
     text_parts: list[str] = []
+    thinking: list[str] = []
     events = iter_sse_data(upstream)
     try:
         async for data in events:
@@ -237,25 +284,34 @@ async def _stream_items(
             if event is None:
                 break
             text = assembler.feed(event)
+            if event.reasoning:
+                thinking.append(event.reasoning)
+                yield ReasoningDelta(event.reasoning)
             if text:
                 text_parts.append(text)
                 yield TextDelta(text)
     finally:
         await events.aclose()
         await upstream.aclose()
-    calls, usage, finish = await _finish(caller, request, assembler.result(), "".join(text_parts))
+    calls, usage, finish = await _finish(
+        caller, request, assembler.result(), "".join(text_parts), "".join(thinking)
+    )
     yield StreamEnd(usage=usage, finish_reason=finish, tool_calls=calls)
 
 
 async def _finish(
-    caller: Caller, request: GenerationRequest, result: RunResult, text: str
+    caller: Caller, request: GenerationRequest, result: RunResult, text: str, reasoning: str
 ) -> tuple[list[ToolCall], Usage, str]:
     """The end of every answer, whole or streamed: its tool calls by the one rule
-    (``events.tool_call``), its usage counted and recorded, its finish reason."""
+    (``events.tool_call``), its usage counted and recorded (thinking is output too), its
+    finish reason."""
     calls = [tool_call(raw) for raw in result.get("tool_calls", [])]
-    usage, estimated = _usage(result.get("usage"), request, text, calls)
+    usage, estimated = _usage(result.get("usage"), request, text + reasoning, calls)
     await caller.account.record(request.model.id, usage, estimated=estimated)
-    return calls, usage, _finish_reason(result.get("finish_reason"), calls, usage, request)
+    finish = _finish_reason(result.get("finish_reason"), calls, usage, request)
+    if finish == "stop" and reasoning and not text and not calls and _at_limit(usage, request):
+        finish = "length"  # all of max_tokens went on thinking: no answer, not a success
+    return calls, usage, finish
 
 
 def _usage(
@@ -280,7 +336,9 @@ def _finish_reason(
         return "tool_calls"
     if reported in ("stop", "length", "content_filter"):
         return reported
+    return "length" if _at_limit(usage, request) else "stop"
+
+
+def _at_limit(usage: Usage, request: GenerationRequest) -> bool:
     max_tokens = request.sampling.get("max_tokens")
-    if max_tokens is not None and usage["completion_tokens"] >= max_tokens:
-        return "length"
-    return "stop"
+    return max_tokens is not None and usage["completion_tokens"] >= max_tokens

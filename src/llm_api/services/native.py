@@ -22,6 +22,7 @@ from llm_api.schemas.native import (
 from llm_api.services.generation import (
     Caller,
     GenerationRequest,
+    ReasoningDelta,
     StreamItem,
     TextDelta,
     complete,
@@ -81,7 +82,7 @@ async def generate(
     if body.stream:
         return await _stream(caller, request)
     result = await complete(caller, request)
-    return GenerateResponse(text=result.text, model=request.model.id, usage=Usage(**result.usage))
+    return GenerateResponse(text=result.text, model=request.model.id, usage=_usage(result.usage))
 
 
 async def chat(caller: Caller, settings: Settings, body: ChatRequest) -> ChatResponse | Frames:
@@ -92,7 +93,7 @@ async def chat(caller: Caller, settings: Settings, body: ChatRequest) -> ChatRes
     return ChatResponse(
         text=result.text,
         model=request.model.id,
-        usage=Usage(**result.usage),
+        usage=_usage(result.usage),
         tool_calls=[ToolCallOut(**call) for call in result.tool_calls] or None,
     )
 
@@ -132,11 +133,16 @@ async def _stream(caller: Caller, request: GenerationRequest) -> Frames:
 def encode_item(item: StreamItem) -> bytes:
     if isinstance(item, TextDelta):
         return encode_response(item.text)
-    counts = {key: value for key, value in item.usage.items() if key in NATIVE_USAGE}
-    final: dict[str, object] = {"response": "", "usage": counts}
+    if isinstance(item, ReasoningDelta):
+        return b""  # thinking is not part of the native family's answers (issue 14, item 5)
+    final: dict[str, object] = {"response": "", "usage": _usage(item.usage).model_dump()}
     if item.tool_calls:
         final["tool_calls"] = item.tool_calls
     return encode_data(final)
+
+
+def _usage(usage: Any) -> Usage:
+    return Usage(**{key: usage[key] for key in NATIVE_USAGE})
 
 
 def encode_error(error: ApiError) -> bytes:

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
+from llm_api.binding.protocol import Usage
 from llm_api.binding.run_options import session_affinity
 from llm_api.catalog import Catalog, ModelInfo
 from llm_api.errors import OPENAI, ApiError, Family, InvalidRequest
@@ -32,6 +33,7 @@ from llm_api.services.generation import (
     Caller,
     Completion,
     GenerationRequest,
+    ReasoningDelta,
     StreamEnd,
     StreamItem,
     TextDelta,
@@ -76,16 +78,31 @@ async def chat_completions(caller: Caller, body: ChatCompletionRequest) -> dict[
         caller = replace(caller, session_affinity=session)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return await chunk_frames(caller, request, include_usage=include_usage, family=OPENAI)
-    return completion_body(await complete(caller, request), request.model.id)
+        return await chunk_frames(
+            caller, request, include_usage=include_usage, family=OPENAI, include_reasoning=True
+        )
+    return completion_body(
+        await complete(caller, request), request.model.id, include_reasoning=True
+    )
 
 
 async def chunk_frames(
-    caller: Caller, request: GenerationRequest, *, include_usage: bool, family: Family
+    caller: Caller,
+    request: GenerationRequest,
+    *,
+    include_usage: bool,
+    family: Family,
+    include_reasoning: bool = False,
 ) -> Frames:
-    """The stream of ``request`` as chunks; errors in-band in ``family``'s envelope."""
+    """The stream of ``request`` as chunks; errors in-band in ``family``'s envelope;
+    thinking as ``reasoning_content`` deltas with ``include_reasoning`` (/v1 only)."""
     items = await open_stream(caller, request)  # first: it may swap in a retired one's successor
-    encoder = ChunkEncoder(request.model.id, include_usage=include_usage, family=family)
+    encoder = ChunkEncoder(
+        request.model.id,
+        include_usage=include_usage,
+        family=family,
+        include_reasoning=include_reasoning,
+    )
     return frames(items, encoder.encode, encoder.encode_error)
 
 
@@ -118,6 +135,7 @@ def to_generation_request(body: ChatCompletionRequest, catalog: Catalog) -> Gene
         tools=tools,
         tool_choice=choice,
         response_format=response_format_inputs(body.response_format),
+        reasoning_effort=body.reasoning_effort,
     )
 
 
@@ -185,23 +203,45 @@ def openai_tool_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def completion_body(completion: Completion, model: str) -> dict[str, Any]:
+def completion_body(
+    completion: Completion, model: str, *, include_reasoning: bool = False
+) -> dict[str, Any]:
     """A whole answer as its ``ChatCompletion`` model dumps it; the message's
-    ``tool_calls`` appears only when there are calls (then ``content`` may be null)."""
+    ``tool_calls`` appears only when there are calls (then ``content`` may be null), its
+    ``reasoning_content`` only with ``include_reasoning`` and thinking to show, and the
+    usage details only where reported."""
     calls = openai_tool_calls(completion.tool_calls) if completion.tool_calls else None
     content = (completion.text or None) if calls else completion.text
-    message = ResponseMessage(content=content, tool_calls=calls)
+    reasoning = (completion.reasoning or None) if include_reasoning else None
+    message = ResponseMessage(content=content, reasoning_content=reasoning, tool_calls=calls)
+    usage = wire_usage(completion.usage)
     body = ChatCompletion(
         id=new_completion_id(),
         created=int(time.time()),
         model=model,
         choices=[Choice(index=0, message=message, finish_reason=completion.finish_reason)],
-        usage=CompletionUsage.model_validate(completion.usage),
+        usage=CompletionUsage.model_validate(usage),
     )
-    absent: dict[str, Any] = {} if calls else {"choices": {0: {"message": {"tool_calls"}}}}
-    if body.usage.prompt_tokens_details is None:  # cached tokens: only where reported
-        absent["usage"] = {"prompt_tokens_details"}
-    return body.model_dump(exclude=absent or None)
+    absent_fields = {"tool_calls"} if calls is None else set()
+    if reasoning is None:
+        absent_fields.add("reasoning_content")
+    dumped = body.model_dump(exclude={"choices": {0: {"message": absent_fields}}})
+    dumped["usage"] = usage
+    return dumped
+
+
+def wire_usage(usage: Usage) -> dict[str, Any]:
+    """The engine's usage in OpenAI's form: the trio, and each reported detail nested."""
+    wire: dict[str, Any] = {
+        "prompt_tokens": usage["prompt_tokens"],
+        "completion_tokens": usage["completion_tokens"],
+        "total_tokens": usage["total_tokens"],
+    }
+    if "cached_tokens" in usage:
+        wire["prompt_tokens_details"] = {"cached_tokens": usage["cached_tokens"]}
+    if "reasoning_tokens" in usage:
+        wire["completion_tokens_details"] = {"reasoning_tokens": usage["reasoning_tokens"]}
+    return wire
 
 
 class ChunkEncoder:
@@ -212,8 +252,11 @@ class ChunkEncoder:
     ``usage: null`` and one extra last chunk has ``choices: []`` and the usage.
     """
 
-    def __init__(self, model: str, *, include_usage: bool, family: Family) -> None:
+    def __init__(
+        self, model: str, *, include_usage: bool, family: Family, include_reasoning: bool = False
+    ) -> None:
         self.id = new_completion_id()
+        self.include_reasoning = include_reasoning
         self.created = int(time.time())
         self.model = model
         self.include_usage = include_usage
@@ -240,6 +283,8 @@ class ChunkEncoder:
                 except UnicodeEncodeError:  # a lone surrogate: encode_data escapes it
                     pass
             return self._frame({"content": item.text})
+        if isinstance(item, ReasoningDelta):  # never in content; /v1 shows it apart
+            return self._frame({"reasoning_content": item.text}) if self.include_reasoning else b""
         return self._end(item)
 
     def encode_error(self, error: ApiError) -> bytes:
@@ -257,7 +302,8 @@ class ChunkEncoder:
             frames += self._frame({"tool_calls": deltas})
         frames += self._frame({}, finish_reason=end.finish_reason)
         if self.include_usage:
-            frames += encode_data({**self._envelope(), "choices": [], "usage": end.usage})
+            usage = wire_usage(end.usage)
+            frames += encode_data({**self._envelope(), "choices": [], "usage": usage})
         return frames
 
     def _frame(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:

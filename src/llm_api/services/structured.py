@@ -79,6 +79,7 @@ async def generate_structured(
             messages=messages,
             sampling={**(sampling or {}), "max_tokens": max_tokens, "temperature": heat},
             response_format={"type": "json_schema", "json_schema": schema},
+            structured=True,  # thinking off or low where the model allows (issue 14, item 5)
         )
         try:
             completion = await complete(caller, request)

@@ -142,11 +142,10 @@ def check_binding_result(result: Any) -> None:
     assert isinstance(result["response"], str)
     usage = result.get("usage")
     if usage is not None:
-        usage = dict(usage)
-        details = usage.pop("prompt_tokens_details", None)
         assert usage and all(type(count) is int and count >= 0 for count in usage.values())
-        if details is not None:  # cached tokens: a part of the prompt
-            assert 0 <= details["cached_tokens"] <= usage["prompt_tokens"]
+        # the details (kept flat): each a part of the count it details
+        assert usage.get("cached_tokens", 0) <= usage.get("prompt_tokens", 0)
+        assert usage.get("reasoning_tokens", 0) <= usage.get("completion_tokens", 0)
     assert isinstance(result.get("tool_calls", []), list)
     for raw in result.get("tool_calls", []):
         try:

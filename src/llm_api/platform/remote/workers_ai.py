@@ -85,7 +85,7 @@ class WorkersAIRestBackend(RemoteBackend):
         url, headers = self._target(model, options)
         # extraHeaders (x-session-affinity) as HTTP headers; never over ours (authorization)
         headers = {**extra_headers(options), **headers}
-        body = workers_ai_wire.workers_ai_inputs(inputs)
+        body = workers_ai_wire.model_inputs(model, inputs)
         body["options"] = body_options(options)  # rejectIfBusy, next to the inputs [RIB]
         if body.get("stream"):
             return await opened(self._stream(url, headers, body, model))
@@ -207,6 +207,8 @@ def _result(response: Response, model: str | None = None) -> RunResult:
 
 
 def _frames(result: RunResult) -> list[bytes]:
-    final = {key: value for key, value in result.items() if key != "response"}
+    final = {key: value for key, value in result.items() if key not in ("response", "reasoning")}
     frames = [encode_data({"response": result["response"]})] if result["response"] else []
+    if result.get("reasoning"):  # read back by events.parse_event, never as text
+        frames.insert(0, encode_data({"response": "", "reasoning_content": result["reasoning"]}))
     return [*frames, encode_data({"response": "", **final}), DONE_FRAME]

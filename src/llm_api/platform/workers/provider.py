@@ -15,7 +15,8 @@ from llm_api.binding.events import run_result
 from llm_api.binding.protocol import Platform, RunResult, SSEByteStream
 from llm_api.binding.run_options import workers_ai_options
 from llm_api.binding.upstream_errors import from_workers_ai_message
-from llm_api.binding.workers_ai import workers_ai_inputs
+from llm_api.binding.whole_stream import sse_or_result
+from llm_api.binding.workers_ai import SERVICE, model_inputs
 from llm_api.catalog.live import PER_PAGE, TEXT_GENERATION, CatalogFetchError, fetch_all_pages
 from llm_api.catalog.source import HostCatalog
 from llm_api.errors import ApiError, BackendError
@@ -39,13 +40,15 @@ class WorkersAIBinding:
         self, model: str, inputs: dict[str, Any], options: dict[str, Any] | None = None
     ) -> RunResult | SSEByteStream:
         # always a third argument: rejectIfBusy (binding.run_options)
-        args = [model, js_object(workers_ai_inputs(inputs)), js_object(workers_ai_options(options))]
+        inputs_js = js_object(model_inputs(model, inputs))
+        args = [model, inputs_js, js_object(workers_ai_options(options))]
         try:
             result = await self._ai.run(*args)
         except JsException as exc:
             raise _upstream_error(exc, model) from exc
         if not isinstance(result, dict) and js_type(result) == "ReadableStream":
-            return _read_stream(result, model)
+            # SSE, or a whole JSON answer to a stream request (gpt-oss; facts-14 §0.2)
+            return await sse_or_result(_read_stream(result, model), service=SERVICE)
         return run_result(to_py(result))  # a dict subclass (SDK >= 1.5) or a JsProxy
 
     async def list_models(self) -> list[Any]:
