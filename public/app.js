@@ -5,7 +5,7 @@
 
 const KEY_STORAGE = "llm-api-key";
 const LEVELS = ["A1", "A2", "B1", "B2", "C1", "C2"];
-const PREFERRED_MODEL = "@cf/meta/llama-3.2-3b-instruct"; // the API's documented default
+const PREFERRED_MODEL = "@cf/meta/llama-3.2-3b-instruct"; // picked first: small and cheap (the API's own default is in README "Models")
 
 const $ = (selector, root = document) => root.querySelector(selector);
 
