@@ -27,6 +27,7 @@ from llm_api.catalog import (
     resolve_model,
 )
 from llm_api.errors import ApiError
+from llm_api.ratelimit import DEFAULT_LIMIT
 
 #: what answers generation requests on the local host, and what each one is
 BACKENDS = {
@@ -109,7 +110,7 @@ class Settings(_Settings):
     )
     rate_limit_rpm: int = var(
         "LLM_API_RATE_LIMIT_RPM", "requests per minute per key unless the key says otherwise",
-        100, gt=0,
+        DEFAULT_LIMIT, gt=0,
     )  # fmt: skip
     allowed_origins: tuple[str, ...] = var(
         "ALLOWED_ORIGINS", "comma-separated origins browsers may call from; * for any", ("*",)

@@ -13,8 +13,6 @@ import asyncio
 import gc
 from collections.abc import Callable
 
-LOOPS = ("auto", "uvloop", "asyncio")
-
 
 class LoopUnavailable(RuntimeError):
     pass

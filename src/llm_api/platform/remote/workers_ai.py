@@ -14,11 +14,11 @@ from contextlib import aclosing
 from typing import Any
 from urllib.parse import quote
 
-from llm_api.binding import workers_ai as workers_ai_wire
 from llm_api.binding.events import DONE, run_result
 from llm_api.binding.protocol import RunResult, SSEByteStream
 from llm_api.binding.run_options import body_options, extra_headers, workers_ai_options
 from llm_api.binding.upstream_errors import from_http_status, from_workers_ai_code
+from llm_api.binding.workers_ai import SERVICE, model_inputs
 from llm_api.catalog.live import PER_PAGE, TEXT_GENERATION, fetch_all_pages, parse_search_page
 from llm_api.errors import ApiError, BackendError, ModelNotFound
 from llm_api.platform.remote.client import Response
@@ -35,7 +35,6 @@ from llm_api.platform.remote.http import (
 )
 from llm_api.sse import DONE_FRAME, SSEParser, encode_data
 
-SERVICE = workers_ai_wire.SERVICE
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 DEFAULT_GATEWAY_URL = "https://gateway.ai.cloudflare.com/v1"
 
@@ -85,7 +84,7 @@ class WorkersAIRestBackend(RemoteBackend):
         url, headers = self._target(model, options)
         # extraHeaders (x-session-affinity) as HTTP headers; never over ours (authorization)
         headers = {**extra_headers(options), **headers}
-        body = workers_ai_wire.model_inputs(model, inputs)
+        body = model_inputs(model, inputs)
         body["options"] = body_options(options)  # rejectIfBusy, next to the inputs [RIB]
         if body.get("stream"):
             return await opened(self._stream(url, headers, body, model))
