@@ -14,6 +14,7 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
+from llm_api.binding.events import openai_tool_call
 from llm_api.binding.protocol import Usage
 from llm_api.binding.run_options import session_affinity
 from llm_api.catalog import Catalog, ModelInfo
@@ -190,17 +191,7 @@ def new_completion_id() -> str:
 
 def openai_tool_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Binding tool calls (arguments as objects) → OpenAI's (arguments as JSON strings)."""
-    return [
-        {
-            "id": call.get("id") or f"call_{uuid.uuid4().hex[:24]}",
-            "type": "function",
-            "function": {
-                "name": call["name"],
-                "arguments": json.dumps(call["arguments"], ensure_ascii=False),
-            },
-        }
-        for call in calls
-    ]
+    return [openai_tool_call(call, default_id=f"call_{uuid.uuid4().hex[:24]}") for call in calls]
 
 
 def completion_body(
