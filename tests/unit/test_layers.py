@@ -21,7 +21,7 @@ MAX_LINES = 400
 LONG_LINES = 300
 HOST_ONLY = ("llama_cpp", "uvicorn", "aiohttp")
 LOW = ("llm_api.sse", "llm_api.errors", "llm_api.keys", "llm_api.usage", "llm_api.ratelimit",
-       "llm_api.catalog", "llm_api.settings")  # fmt: skip
+       "llm_api.catalog", "llm_api.settings", "llm_api.stored_responses")  # fmt: skip
 HIGH = ("llm_api.binding", "llm_api.services", "llm_api.routes", "llm_api.http", "llm_api.platform")
 
 
@@ -92,7 +92,8 @@ RULES = [
         lambda i: not (_stdlib(i.target) or _under(i.target, "pydantic", "llm_api.schemas")),
     ),
     Rule(
-        "sse, errors, keys, usage, ratelimit, catalog and settings import no binding, "
+        "sse, errors, keys, usage, ratelimit, catalog, settings and stored_responses import no "
+        "binding, "
         "services, routes, http or platform",
         lambda m: _under(m, *LOW),
         lambda i: _under(i.target, *HIGH),

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NotRequired, Protocol, TypedDict, runtime_checkable
 
 from llm_api.catalog.source import HostCatalog
+from llm_api.stored_responses import MemoryResponseStore, ResponseStore
 
 if TYPE_CHECKING:  # names only: the protocol layer depends on none of them
     from llm_api.keys import KeyStore
@@ -113,6 +114,9 @@ class Platform:
     #: the models this host serves; by default the table, the settings' successor pins and,
     #: where ``ai`` is a ``ModelSource``, the account's live list
     catalog: HostCatalog = field(default=None)  # type: ignore[assignment]
+    #: stored Responses API objects, per key; each host passes its own (the default keeps
+    #: them in memory: tests, and a host that keeps nothing across restarts)
+    responses: ResponseStore = field(default_factory=MemoryResponseStore)
 
     def __post_init__(self) -> None:
         if self.catalog is None:
