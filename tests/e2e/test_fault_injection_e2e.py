@@ -5,7 +5,7 @@ The fake Workers AI REST API in tests/ fails as Cloudflare does (its error codes
 fault with its status, its envelope and its headers, whole or streamed (a stream that
 fails before its first byte gets a real status, not an SSE error). Retries are off here
 (LLM_API_BACKEND_RETRIES=0): each fault reaches the upstream exactly once, and what the
-client sees is the mapping itself; tests/test_resilience.py covers retrying.
+client sees is the mapping itself; tests/unit/binding/test_resilient.py covers retrying.
 """
 
 from __future__ import annotations

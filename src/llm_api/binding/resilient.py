@@ -4,6 +4,8 @@
   (the embedded model stops, a remote stream is closed) and the client gets a 504.
 * Retryable backend faults (busy, timed out, 5xx) are retried with backoff, but only
   before the first byte: once a stream has produced a token it is never replayed.
+  Our own deadlines are not retried either: the call was sent, and the backend may still
+  be generating (and billing) it; the client gets the 504 and decides.
 """
 
 from __future__ import annotations
@@ -137,12 +139,17 @@ async def _within(awaitable: Any, deadline: float, what: str) -> Any:
         raise _too_long(what) from None
 
 
-def _too_long(what: str) -> BackendTimeout:
-    return BackendTimeout(f"the model backend took too long to produce {what}")
+class CallTimedOut(BackendTimeout):
+    """One of our deadlines passed after the call was sent (a 504, retryable for the client,
+    never re-sent here: the first attempt may still be running and billed upstream)."""
+
+
+def _too_long(what: str) -> CallTimedOut:
+    return CallTimedOut(f"the model backend took too long to produce {what}")
 
 
 def _retry_wait(error: BackendError, attempt: int, first_backoff_s: float) -> float | None:
-    if not error.retryable or isinstance(error, InvalidModelOutput):
+    if not error.retryable or isinstance(error, InvalidModelOutput | CallTimedOut):
         return None
     wait = first_backoff_s * (2**attempt)
     if error.retry_after is not None:

@@ -65,6 +65,17 @@ def test_no_first_token_in_time_is_a_backend_timeout_and_cancels_the_call():
     assert slow.cancelled == 1
 
 
+def test_our_own_first_token_timeout_is_not_retried_so_the_call_is_not_billed_twice():
+    """The call was sent: the backend may still be generating it. Before, two retries
+    re-sent it (three calls, three cancellations, up to three bills)."""
+    slow = SlowAI(before_answer=5)
+    ai = ResilientAI(slow, CallPolicy(first_token_timeout_s=0.05, retries=2, first_backoff_s=0))
+    with pytest.raises(BackendTimeout, match="too long to produce an answer") as raised:
+        run(ai.run("m", {"prompt": "x"}))
+    assert slow.cancelled == 1
+    assert raised.value.retryable  # the client may still retry: it is told 504
+
+
 def test_a_stream_past_its_total_time_is_cut_and_closed():
     slow = SlowAI(between_chunks=0.02)
     ai = ResilientAI(slow, CallPolicy(total_timeout_s=0.2, retries=0))
