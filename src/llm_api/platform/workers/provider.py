@@ -1,9 +1,9 @@
 """The platform on workerd: Workers AI through ``env.AI``, settings from ``env``'s vars.
 
 Imported only by ``src/entry.py``: ``js`` and ``pyodide`` exist only in workerd. The JS
-conversions live in ``workers_ffi``, keys, limits, usage and stored responses (KV and the
-per-key Durable Object) in ``workers_state``, and Workers AI's inputs, shared with the REST backend,
-in ``binding.workers_ai`` (its answers are read by ``binding.events``).
+conversions live in ``workers_ffi``; keys, limits, usage and stored responses (KV and the
+per-key Durable Object) in ``workers_state``; and Workers AI's inputs, shared with the
+REST backend, in ``binding.workers_ai`` (its answers are read by ``binding.events``).
 """
 
 from __future__ import annotations
