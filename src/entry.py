@@ -32,7 +32,8 @@ class Default(WorkerEntrypoint):
 
 
 class RateLimiter(DurableObject):
-    """One API key's sliding window and daily usage, in the object's own SQLite.
+    """One API key's sliding window, daily usage and stored responses, in the object's
+    own SQLite.
 
     One object per key id (``getByName(key_id)``). Its public methods are the RPC
     interface; each runs to completion without awaiting, so a check-and-count is atomic.
@@ -58,3 +59,12 @@ class RateLimiter(DurableObject):
 
     async def usage(self, days: int, today: str | None = None) -> list[dict[str, Any]]:
         return self._state.usage(days, today)
+
+    async def save_response(self, response_id: str, record: str, created_at: int) -> None:
+        self._state.save_response(response_id, record, created_at)
+
+    async def load_response(self, response_id: str) -> str | None:
+        return self._state.load_response(response_id)
+
+    async def delete_response(self, response_id: str) -> bool:
+        return self._state.delete_response(response_id)

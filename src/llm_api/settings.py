@@ -171,7 +171,8 @@ class Settings(_Settings):
 
 class StateSettings(_Settings):
     state_dir: Path = var(
-        "LLM_API_STATE_DIR", "folder for keys and usage, in SQLite", flag="--state-dir",
+        "LLM_API_STATE_DIR", "folder for keys, usage and stored responses, in SQLite",
+        flag="--state-dir",
         shown="./.state", default_factory=lambda: Path.cwd() / ".state",
     )  # fmt: skip
 

@@ -367,3 +367,27 @@ def test_a_bad_var_is_a_config_error(workers):
 def test_a_worker_without_an_ai_binding_is_a_config_error(workers):
     with pytest.raises(ConfigError, match=r"\[ai\]"):
         workers.WorkersProvider()({"env": worker_env()})
+
+
+def test_the_platform_keeps_stored_responses_in_the_keys_durable_object(workers):
+    from tests.support.workers_fake.bindings import FakeDurableObjectNamespace
+
+    class KeyObject:  # stands in for entry.RateLimiter: records what reaches it
+        def __init__(self, ctx: Any, env: Any) -> None:
+            self.saved: dict[str, str] = {}
+
+        def save_response(self, response_id: str, record: str, created_at: int) -> None:
+            self.saved[response_id] = record
+
+    namespace = FakeDurableObjectNamespace(KeyObject)
+    platform = workers.WorkersProvider()({"env": worker_env(FakeAI(), RATE_LIMITER=namespace)})
+    state = importlib.import_module("llm_api.platform.workers.state")
+    assert isinstance(platform.responses, state.DurableObjectResponseStore)  # not in memory
+    asyncio.run(platform.responses.save("key000000001", "resp_1", "{}", created_at=1))
+    assert namespace.instances["key000000001"].saved == {"resp_1": "{}"}
+
+
+def test_without_rate_limiter_the_platform_refuses_to_store_responses(workers):
+    platform = workers.WorkersProvider()({"env": worker_env(FakeAI())})
+    with pytest.raises(BackendError, match="RATE_LIMITER"):
+        asyncio.run(platform.responses.load("key000000001", "resp_1"))

@@ -1,4 +1,5 @@
-"""llm_api.platform.workers.state: API keys in KV, limits and usage in the key's object.
+"""llm_api.platform.workers.state: API keys in KV; limits, usage and stored responses in
+the key's object (the stores' shared contract: tests/unit/test_response_stores.py).
 
 Under the fake runtime (tests/workers_fake), with the real workers SDK's env wrapper
 where workerd would use it, and the real ``entry.RateLimiter`` as the Durable Object.
@@ -243,3 +244,60 @@ def test_bound_state_uses_the_bindings_it_finds(state, entry):
     assert isinstance(keys, state.KVKeyStore)
     assert isinstance(limiter, state.DurableObjectLimiter)
     assert isinstance(usage, state.DurableObjectUsageStore)
+    assert isinstance(state.bound_responses(env), state.DurableObjectResponseStore)
+
+
+# --- stored responses in the key's Durable Object --------------------------------------
+
+
+def test_responses_cross_the_rpc_as_strings_and_an_int(state, entry, bind):
+    namespace = FakeDurableObjectNamespace(entry.RateLimiter)
+    store = state.DurableObjectResponseStore(bind("RATE_LIMITER", namespace))
+    run(store.save("key000000001", "resp_1", '{"a": 1}', created_at=1_900_000_000))
+    assert run(store.load("key000000001", "resp_1")) == '{"a": 1}'
+    assert run(store.load("key000000001", "resp_2")) is None  # JS null back
+    assert run(store.delete("key000000001", "resp_1")) is True
+    assert namespace.calls == [
+        ("key000000001", "save_response", ("resp_1", '{"a": 1}', 1_900_000_000)),
+        ("key000000001", "load_response", ("resp_1",)),
+        ("key000000001", "load_response", ("resp_2",)),
+        ("key000000001", "delete_response", ("resp_1",)),
+    ]
+    assert list(namespace.instances) == ["key000000001"]  # the key's own object
+
+
+def test_an_oversized_response_never_reaches_the_object(state, entry, bind):
+    # In workerd an error thrown in the object arrives as a JS error (a retryable 503):
+    # the caller's ValueError is the one the service expects, so it is raised before the RPC.
+    namespace = FakeDurableObjectNamespace(entry.RateLimiter)
+    store = state.DurableObjectResponseStore(bind("RATE_LIMITER", namespace))
+    with pytest.raises(ValueError, match="at most"):
+        run(store.save("key000000001", "resp_big", "x" * 1_000_001, created_at=1_900_000_000))
+    assert namespace.calls == []
+
+
+def test_a_response_store_failure_is_a_retryable_503(state, entry, bind):
+    namespace = FakeDurableObjectNamespace(entry.RateLimiter)
+    store = state.DurableObjectResponseStore(bind("RATE_LIMITER", namespace))
+    namespace.fail_with = JsException("Error", "Durable Object storage operation exceeded timeout")
+    for attempt in (
+        store.save("key000000001", "resp_1", "{}", created_at=1_900_000_000),
+        store.load("key000000001", "resp_1"),
+        store.delete("key000000001", "resp_1"),
+    ):
+        with pytest.raises(BackendError, match="the response store is unavailable") as caught:
+            run(attempt)
+        assert caught.value.status == 503 and caught.value.retryable
+
+
+def test_without_rate_limiter_stored_responses_are_refused_not_kept_in_memory(state):
+    # An isolate's memory would lose them, and other isolates would never see them.
+    store = state.bound_responses(worker_env(FakeAI(), API_KEYS=FakeKV()))
+    for attempt in (
+        store.save("key000000001", "resp_1", "{}", created_at=1_900_000_000),
+        store.load("key000000001", "resp_1"),
+        store.delete("key000000001", "resp_1"),
+    ):
+        with pytest.raises(BackendError, match="RATE_LIMITER Durable Object is not") as caught:
+            run(attempt)
+        assert caught.value.status == 503 and not caught.value.retryable

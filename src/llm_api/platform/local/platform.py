@@ -10,6 +10,7 @@ from typing import Protocol
 
 from llm_api.binding.protocol import AIBinding, Platform
 from llm_api.platform.local.limiter import InProcessLimiter
+from llm_api.platform.local.response_store import SqliteResponseStore
 from llm_api.platform.local.state import SqliteKeyStore, SqliteUsageStore, state_db_path
 from llm_api.settings import BACKENDS, ConfigError, ServeSettings, Settings
 
@@ -59,8 +60,9 @@ class LocalHost:
 
 
 def build_local_host(serve: ServeSettings, settings: Settings) -> LocalHost:
-    """The local host: the chosen backend, keys and usage in SQLite under the state
-    folder, and an in-process sliding-window limiter (one process serves every request)."""
+    """The local host: the chosen backend, keys, usage and stored responses in SQLite
+    under the state folder, and an in-process sliding-window limiter (one process serves
+    every request)."""
     database = state_db_path(serve.state_dir)
     backend = build_backend(serve)
     keys = SqliteKeyStore(database)
@@ -70,5 +72,6 @@ def build_local_host(serve: ServeSettings, settings: Settings) -> LocalHost:
         keys=keys,
         limiter=InProcessLimiter(),
         usage=SqliteUsageStore(database),
+        responses=SqliteResponseStore(database),
     )
     return LocalHost(platform=platform, backend=backend, keys=keys)

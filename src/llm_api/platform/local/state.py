@@ -1,4 +1,5 @@
-"""The local host's state — API keys and usage — in one SQLite file (CPython only).
+"""The local host's state — API keys, usage and stored responses — in one SQLite file
+(CPython only).
 
 The state folder defaults to ``./.state`` (already git-ignored), the way ``wrangler dev``
 keeps a project's local KV and Durable Object data in ``./.wrangler/state``: a developer
@@ -48,6 +49,17 @@ CREATE TABLE IF NOT EXISTS usage (
     estimated_requests INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (key_id, day)
 );
+-- Stored Responses API objects (llm_api.platform.local.response_store); rowid order is
+-- save order, which the per-key bound evicts by (the key_id index keeps it per key).
+CREATE TABLE IF NOT EXISTS responses (
+    key_id TEXT NOT NULL,
+    response_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (key_id, response_id)
+);
+CREATE INDEX IF NOT EXISTS responses_by_key ON responses (key_id);
+CREATE INDEX IF NOT EXISTS responses_by_age ON responses (created_at);
 """
 #: Columns added since the first release, with their definitions: a database made by an
 #: older version gets them on open (``ALTER TABLE ... ADD COLUMN``; old rows read 0).

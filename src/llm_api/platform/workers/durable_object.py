@@ -1,4 +1,5 @@
-"""The logic of the per-key Durable Object: rate-limit window and usage, in its SQLite.
+"""The logic of the per-key Durable Object: rate-limit window, usage and stored
+responses, in its SQLite.
 
 ``src/entry.py``'s ``class RateLimiter(DurableObject)`` (one object per key, named by
 the key id) delegates here, passing ``self.ctx.storage``. This module only needs
@@ -18,6 +19,11 @@ so the 60 s boundary is decided exactly, not up to float rounding of epoch secon
 Each object is single-threaded and nothing here awaits, so a hit's check-and-insert is
 atomic. The window is also cached in memory (the object stays alive between requests),
 so a hit reads no rows after the first and writes only what changes.
+
+Stored responses (``llm_api.stored_responses``) get their table on first use, so an object
+created before they existed gains it, and a key that never stores one has none. The
+object is the key, so no row names it. Like the window, the number of rows is cached: a
+save reads the count once per object life, then only the rows it touches.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from llm_api.ratelimit import DEFAULT_WINDOW_S, admit
+from llm_api.stored_responses import MAX_RESPONSES_PER_KEY, RETENTION_S, check_record, expired
 from llm_api.usage import DEFAULT_DAYS, UsageEntry, first_day, utc_day
 
 _SCHEMA = (
@@ -41,14 +48,31 @@ _SCHEMA = (
 )
 #: added after the first deploy: an object created before gets it on first use
 _ADDED_USAGE_COLUMN = "estimated_requests INTEGER NOT NULL DEFAULT 0"
+#: rowid order is save order: the bound evicts the lowest rowids
+_RESPONSES_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS responses ("
+    " response_id TEXT PRIMARY KEY,"
+    " created_at INTEGER NOT NULL,"
+    " record TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS responses_by_age ON responses (created_at)",
+)
 
 
 class RateLimiterState:
-    def __init__(self, storage: Any, *, window_s: float = DEFAULT_WINDOW_S) -> None:
+    def __init__(
+        self,
+        storage: Any,
+        *,
+        window_s: float = DEFAULT_WINDOW_S,
+        responses_per_key: int = MAX_RESPONSES_PER_KEY,
+    ) -> None:
         self._sql = storage.sql
         self._window_ms = round(window_s * 1000)
+        self._per_key = responses_per_key
         self._ready = False
+        self._responses_ready = False
         self._log: list[int] | None = None  # admission times (ms), oldest first
+        self._stored: int | None = None  # rows in responses; None: not yet (or re-)counted
 
     def hit(self, limit: int, now_ms: float | None = None) -> dict[str, Any]:
         """Admit or reject one request at ``now_ms``; return the ``Decision`` as a dict."""
@@ -108,6 +132,63 @@ class RateLimiterState:
         )
         return [UsageEntry.from_dict(row).to_dict() for row in found]
 
+    def save_response(self, response_id: str, record: str, created_at: int) -> None:
+        """Keep ``record`` (the key's newest), dropping expired rows and the oldest beyond
+        the bound. No awaits: the object commits the statements together."""
+        check_record(record)  # the caller checked; the storage's own bound all the same
+        stored = self._count_responses()
+        self._stored = None  # until every statement has run: a failure recounts
+        stored -= len(rows(self._exec(_PRUNE, int(time.time()) - RETENTION_S)))
+        # Deleted, then inserted, so a re-saved id gets a new rowid: it becomes the newest.
+        stored -= len(rows(self._exec(_FORGET, str(response_id))))
+        self._exec(
+            "INSERT INTO responses (response_id, created_at, record) VALUES (?, ?, ?)",
+            str(response_id),
+            int(created_at),
+            str(record),
+        )
+        stored += 1
+        if stored > self._per_key:
+            self._exec(
+                "DELETE FROM responses WHERE rowid IN"
+                " (SELECT rowid FROM responses ORDER BY rowid LIMIT ?)",
+                stored - self._per_key,
+            )
+            stored = self._per_key
+        self._stored = stored
+
+    def load_response(self, response_id: str) -> str | None:
+        """The record, or None when unknown or expired."""
+        self._ensure_responses_schema()
+        found = rows(
+            self._exec(
+                "SELECT record FROM responses WHERE response_id = ? AND created_at > ?",
+                str(response_id),
+                int(time.time()) - RETENTION_S,
+            )
+        )
+        return str(found[0]["record"]) if found else None
+
+    def delete_response(self, response_id: str) -> bool:
+        """True when the object had it unexpired; an expired row goes too."""
+        stored = self._count_responses()
+        found = rows(self._exec(_FORGET, str(response_id)))
+        self._stored = stored - len(found)
+        return bool(found) and not expired(int(found[0]["created_at"]))
+
+    def _count_responses(self) -> int:
+        self._ensure_responses_schema()
+        if self._stored is None:
+            [row] = rows(self._exec("SELECT COUNT(*) AS n FROM responses"))
+            self._stored = int(row["n"])
+        return self._stored
+
+    def _ensure_responses_schema(self) -> None:
+        if not self._responses_ready:
+            for statement in _RESPONSES_SCHEMA:
+                self._exec(statement)
+            self._responses_ready = True
+
     def _load_log(self) -> list[int]:
         if self._log is None:
             self._ensure_schema()
@@ -126,6 +207,10 @@ class RateLimiterState:
 
     def _exec(self, sql: str, *bindings: Any) -> Any:
         return self._sql.exec(sql, *bindings)
+
+
+_PRUNE = "DELETE FROM responses WHERE created_at <= ? RETURNING response_id"
+_FORGET = "DELETE FROM responses WHERE response_id = ? RETURNING created_at"
 
 
 def rows(cursor: Any) -> list[dict[str, Any]]:

@@ -1,9 +1,9 @@
 """The platform on workerd: Workers AI through ``env.AI``, settings from ``env``'s vars.
 
 Imported only by ``src/entry.py``: ``js`` and ``pyodide`` exist only in workerd. The JS
-conversions live in ``workers_ffi``, keys, limits and usage (KV and the per-key Durable
-Object) in ``workers_state``, and Workers AI's inputs, shared with the REST backend,
-in ``binding.workers_ai`` (its answers are read by ``binding.events``).
+conversions live in ``workers_ffi``; keys, limits, usage and stored responses (KV and the
+per-key Durable Object) in ``workers_state``; and Workers AI's inputs, shared with the
+REST backend, in ``binding.workers_ai`` (its answers are read by ``binding.events``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from llm_api.catalog.source import HostCatalog
 from llm_api.errors import ApiError, BackendError
 from llm_api.platform.workers.catalog_kv import KVSharedListing
 from llm_api.platform.workers.ffi import JsException, js_object, js_type, jsnull, to_py
-from llm_api.platform.workers.state import KEYS_BINDING, bound_state
+from llm_api.platform.workers.state import KEYS_BINDING, bound_responses, bound_state
 from llm_api.settings import ConfigError, Settings
 
 ENGINE = "workers-ai"
@@ -143,7 +143,9 @@ class WorkersProvider:
             catalog = HostCatalog(
                 successors=settings.model_successors, list_models=_listing(env, ai)
             )
-            platform = Platform(ai, settings, keys, limiter, usage, catalog=catalog)
+            platform = Platform(
+                ai, settings, keys, limiter, usage, catalog=catalog, responses=bound_responses(env)
+            )
             self._key, self._env, self._platform = key, env, platform
         return self._platform
 

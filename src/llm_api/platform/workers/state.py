@@ -1,4 +1,5 @@
-"""The Worker's state: API keys in KV, rate limits and usage in one Durable Object per key.
+"""The Worker's state: API keys in KV; rate limits, usage and stored responses in one
+Durable Object per key.
 
 Worker path only (through ``platform.workers_ffi`` it needs ``js``/``pyodide``). The
 bindings are declared in wrangler.toml:
@@ -11,15 +12,17 @@ bindings are declared in wrangler.toml:
   after the revoke, and a new key can be refused for as long where a lookup of it was
   cached as a miss just before.
 * ``RATE_LIMITER`` (Durable Object namespace, class ``entry.RateLimiter``): one object
-  per key id, holding that key's sliding window and daily usage in its SQLite
-  (``llm_api.platform.workers.durable_object``). An object is single-threaded, so check-and-count
-  is exact and atomic across every location — which KV, or the approximate
-  ``[[ratelimits]]`` binding, could not give.
+  per key id, holding that key's sliding window, daily usage and stored Responses API
+  objects in its SQLite (``llm_api.platform.workers.durable_object``). An object is
+  single-threaded, so check-and-count is exact and atomic across every location — which
+  KV, or the approximate ``[[ratelimits]]`` binding, could not give — and a key's stored
+  responses are strongly consistent and out of every other key's reach.
 
 Without a binding the Worker fails closed: no ``API_KEYS`` means no key is valid (every
 ``/api`` and ``/v1`` request is 401, and the admin API answers 503 saying what is
 missing); no ``RATE_LIMITER`` means every authenticated request is refused with a 503,
-never served unlimited.
+never served unlimited — and the response store refuses the same way rather than keep
+responses in one isolate's memory, where another isolate would not find them.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from llm_api.errors import BackendError
 from llm_api.keys import KeyRecord, KeyStore
 from llm_api.platform.workers.ffi import JsException, js_object, jsnull, to_py
 from llm_api.ratelimit import Decision, Limiter
+from llm_api.stored_responses import ResponseStore, check_record
 from llm_api.usage import DEFAULT_DAYS, UsageEntry, UsageStore
 
 KEYS_BINDING = "API_KEYS"
@@ -58,6 +62,14 @@ def bound_state(env: Any) -> tuple[KeyStore, Limiter, UsageStore]:
         counters = UnboundCounters()
         return keys, counters, counters
     return keys, DurableObjectLimiter(namespace), DurableObjectUsageStore(namespace)
+
+
+def bound_responses(env: Any) -> ResponseStore:
+    """The response store of a Worker ``env``: the key's Durable Object (failing closed)."""
+    namespace = _binding(env, LIMITER_BINDING)
+    if namespace is None:
+        return UnboundResponseStore()  # bound_state has warned
+    return DurableObjectResponseStore(namespace)
 
 
 def _binding(env: Any, name: str) -> Any:
@@ -202,6 +214,44 @@ class UnboundCounters:
         _unbound(LIMITER_BINDING)
 
     async def usage(self, key_id: str, **_: Any) -> list[UsageEntry]:
+        _unbound(LIMITER_BINDING)
+
+
+class DurableObjectResponseStore:
+    """A :class:`ResponseStore` kept by the key's object: the object is the key, so no
+    key can reach another's rows. Arguments cross as strings and an int, results as a
+    string, null or a boolean."""
+
+    def __init__(self, namespace: Any) -> None:
+        self._namespace = namespace
+
+    async def save(self, key_id: str, response_id: str, record: str, *, created_at: int) -> None:
+        check_record(record)  # here, so an oversized record never crosses the RPC
+        with _unavailable("the response store"):
+            stub = _stub(self._namespace, key_id)
+            await stub.save_response(str(response_id), str(record), int(created_at))
+
+    async def load(self, key_id: str, response_id: str) -> str | None:
+        with _unavailable("the response store"):
+            found = to_py(await _stub(self._namespace, key_id).load_response(str(response_id)))
+        return None if found is None else str(found)
+
+    async def delete(self, key_id: str, response_id: str) -> bool:
+        with _unavailable("the response store"):
+            found = await _stub(self._namespace, key_id).delete_response(str(response_id))
+        return bool(to_py(found))
+
+
+class UnboundResponseStore:
+    """The response store of a Worker without ``RATE_LIMITER``: refuses (fail closed)."""
+
+    async def save(self, key_id: str, response_id: str, record: str, *, created_at: int) -> None:
+        _unbound(LIMITER_BINDING)
+
+    async def load(self, key_id: str, response_id: str) -> str | None:
+        _unbound(LIMITER_BINDING)
+
+    async def delete(self, key_id: str, response_id: str) -> bool:
         _unbound(LIMITER_BINDING)
 
 
