@@ -161,3 +161,26 @@ def test_answer_over_the_record_bound_is_answered_but_not_kept(client, ai, monke
     body = response.json()
     assert body["store"] is False and sdk_response(body).output_text == "y" * 3_000
     assert client.get(f"/v1/responses/{body['id']}").status_code == 404
+
+
+class FailingStore:
+    """A store whose saves fail (a Durable Object unreachable, a full disk)."""
+
+    async def save(self, key_id, response_id, record, *, created_at):
+        raise OSError("disk full")
+
+    async def load(self, key_id, response_id):
+        return None
+
+    async def delete(self, key_id, response_id):
+        return False
+
+
+def test_a_store_failure_answers_with_store_false(platform, client, ai):
+    platform.responses = FailingStore()
+    body = create(client).json()
+    assert sdk_response(body).output_text == "echo: hi there"
+    assert body["store"] is False
+    events = sdk_events(create(client, stream=True).text)
+    assert events[-1]["type"] == "response.completed"
+    assert events[-1]["response"]["store"] is False
