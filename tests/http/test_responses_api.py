@@ -305,3 +305,19 @@ def test_a_response_counts_once_against_the_rate_limit(platform, client, ai):
     assert second.headers["x-ratelimit-remaining-requests"] == "0"
     assert client.post("/v1/responses", json=follow_up, headers=headers).status_code == 429
     assert len(ai.calls) == 2
+
+
+def test_stream_of_text_and_two_calls_numbers_the_items_in_order(client, ai):
+    second = {"name": "get_weather", "arguments": {"city": "Oslo"}}
+    ai.script(text="Checking both.", tool_calls=[CALL, second])
+    events = sdk_events(create(client, stream=True, tools=[WEATHER]).text)
+    done = [event for event in events if event["type"] == "response.output_item.done"]
+    assert [(event["output_index"], event["item"]["type"]) for event in done] == [
+        (0, "message"),
+        (1, "function_call"),
+        (2, "function_call"),
+    ]
+    deltas = [e for e in events if e["type"] == "response.function_call_arguments.delta"]
+    assert [delta["delta"] for delta in deltas] == ['{"city": "Lyon"}', '{"city": "Oslo"}']
+    assert events[-1]["response"]["output"] == [event["item"] for event in done]
+    assert len({item["item"]["id"] for item in done}) == 3

@@ -84,9 +84,9 @@ class ResponseEvents:
             frames += self._open_message()  # an answer of nothing is an empty message
         frames += self._close_message(status)
         for index, call in enumerate(calls):
-            frames += self._open_call(index, call) + self._call_delta(
-                index, call["function"]["arguments"]
-            )
+            if index not in self._calls:  # not streamed as fragments: whole, in one delta
+                arguments = call["function"]["arguments"]
+                frames += self._open_call(index, call) + self._call_delta(index, arguments)
         for index in list(self._calls):
             frames += self._close_call(index, status)
         return frames
@@ -178,8 +178,6 @@ class ResponseEvents:
         )
 
     def _open_call(self, index: int, call: dict[str, Any]) -> bytes:
-        if index in self._calls:
-            return b""
         self._calls[index] = opened = self._new("fc")
         opened.call = call
         return self._added(opened, call_item(opened.id, call, "", "in_progress"))
