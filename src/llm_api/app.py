@@ -11,7 +11,7 @@ from llm_api.http.cors import CORSMiddleware
 from llm_api.http.disconnect import CancelOnDisconnectMiddleware
 from llm_api.http.handlers import install_error_handlers
 from llm_api.http.request_id import RequestIdMiddleware
-from llm_api.routes import account, admin, health, native, openai, tutor, v1
+from llm_api.routes import account, admin, health, native, openai, responses, tutor, v1
 
 DESCRIPTION = """\
 Text generation for language-learning and creative apps, on Cloudflare Workers AI
@@ -42,6 +42,7 @@ def create_app(provider: PlatformProvider) -> FastAPI:
     # The hottest routes first: FastAPI tries routers in order, one match test per route
     # (about a tenth of a chat completion's CPU, bench/README.md). Prefixes never overlap.
     app.include_router(openai.router)
+    app.include_router(responses.router)
     app.include_router(native.router)
     app.include_router(v1.router)
     app.include_router(tutor.router)

@@ -35,7 +35,7 @@ DESCRIPTIONS = {
     "model on the native API, or a prompt too long for the model",
     401: "Missing or invalid API key (or admin token)",
     403: "This API key may not use the requested model, or the model needs a Workers Paid plan",
-    404: "Not found: an unknown model, or key",
+    404: "Not found: an unknown model, key or stored response",
     410: "The model was retired by Workers AI; the message names the model to use instead",
     413: "Request body too large",
     415: "Request body is not JSON",
@@ -74,6 +74,15 @@ COMPLETION_STREAM_DOC = {
     200: {
         "description": "A `chat.completion`, or with `stream: true` server-sent "
         "`chat.completion.chunk` events ending with `data: [DONE]`.",
+        "content": {"text/event-stream": {}},
+    }
+}
+#: the 200 of `POST /v1/responses`
+RESPONSE_STREAM_DOC = {
+    200: {
+        "description": "A `response` object, or with `stream: true` server-sent typed events "
+        "(`event: response.created` ... `event: response.completed`), each with a "
+        "`sequence_number`.",
         "content": {"text/event-stream": {}},
     }
 }
