@@ -3,9 +3,10 @@
 The `openai` npm package (``dangerouslyAllowBrowser``) sends ``x-stainless-*`` headers, so
 Chromium asks a preflight for them; the server used to refuse it (403). The AI SDK's
 ``user-agent`` suffix is dropped by Chromium (Firefox asks for it: tests/http covers that),
-so its page adds a custom header through the provider's ``headers``, as apps do. The pages are bundled at test time with esbuild from node_modules into
-a temporary folder, served from another loopback port (another origin) and driven in
-headless Chromium against the session's server and embedded model.
+so its page adds a custom header through the provider's ``headers``, as apps do. The pages
+are bundled at test time with esbuild from node_modules into a temporary folder, served
+from another loopback port (another origin) and driven in headless Chromium against the
+session's server and embedded model.
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ class CORSMiddleware:
         await self.app(scope, receive, send_with_cors)
 
 
-def requested_headers(raw: str) -> set[str]:
+def _requested_headers(raw: str) -> set[str]:
     """The names in Access-Control-Request-Headers; CorsRefused when out of bounds."""
     if len(raw) > MAX_REQUESTED_HEADERS_BYTES:
         raise CorsRefused(
@@ -109,7 +109,7 @@ async def _preflight(scope: Scope, receive: Receive, send: Send, allow_origin: s
     try:
         if allow_origin is None:
             raise CorsRefused("CORS preflight refused: origin not allowed")
-        names = requested_headers(scope_header(scope, b"access-control-request-headers") or "")
+        names = _requested_headers(scope_header(scope, b"access-control-request-headers") or "")
     except CorsRefused as refused:
         response = render_error(scope["path"], refused)
     else:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +24,14 @@ MODEL = "llama-3.3-70b-instruct-fp8-fast"
 NODE_TIMEOUT_S = 180
 
 
-@pytest.fixture
-def limited_key(server: Server | None) -> Callable[[], str]:
-    """A factory of keys allowing one request a minute: the second request is a 429."""
+NO_LIMITED_KEY = "a key with its own rate limit needs the suite's own server"
+
+
+def one_request_a_minute_key(server: Server | None) -> str:
+    """A new key allowing one request a minute: its second request is a 429."""
     if server is None:
-        pytest.skip("a key with its own rate limit needs the suite's own server")
-    return lambda: create_key(server.state_dir, "--rpm", "1", name="one-a-minute")
+        pytest.skip(NO_LIMITED_KEY)
+    return create_key(server.state_dir, "--rpm", "1", name="one-a-minute")
 
 
 def run_node(script: str, *args: str, packages: tuple[str, ...]) -> dict[str, Any]:

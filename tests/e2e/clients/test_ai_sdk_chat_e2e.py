@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.clients.conftest import run_node
-from tests.e2e.server import Server, create_key
+from tests.e2e.clients.conftest import NO_LIMITED_KEY, one_request_a_minute_key, run_node
+from tests.e2e.server import Server
 
 PACKAGES = ("ai", "@ai-sdk/openai-compatible", "zod")
 
@@ -15,7 +15,7 @@ PACKAGES = ("ai", "@ai-sdk/openai-compatible", "zod")
 @pytest.fixture(scope="module")
 def out(base_url: str, api_key: str, server: Server | None) -> dict[str, Any]:
     """One Node run of every case; with the suite's own server, a 429 too."""
-    limited = [create_key(server.state_dir, "--rpm", "1", name="one")] if server else []
+    limited = [one_request_a_minute_key(server)] if server else []
     return run_node("ai_sdk_chat.mjs", f"{base_url}/v1", api_key, *limited, packages=PACKAGES)
 
 
@@ -71,6 +71,6 @@ def test_errors_are_api_call_errors(out: dict[str, Any], case: str, status: int,
 
 def test_rate_limit_error_is_retryable(out: dict[str, Any], server: Server | None) -> None:
     if server is None:
-        pytest.skip("a key with its own rate limit needs the suite's own server")
+        pytest.skip(NO_LIMITED_KEY)
     limited = out["errors"]["rateLimited"]
     assert limited["apiCallError"] and limited["status"] == 429 and limited["retryable"] is True

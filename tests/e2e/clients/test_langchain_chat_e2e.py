@@ -11,7 +11,8 @@ from langchain_core.messages import AIMessage
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, Field
 
-from tests.e2e.clients.conftest import MODEL
+from tests.e2e.clients.conftest import MODEL, one_request_a_minute_key
+from tests.e2e.server import Server
 
 ASK = "Name two animals."
 
@@ -82,10 +83,8 @@ def test_errors_are_the_openai_sdk_typed_errors(chat_for: Callable[..., ChatOpen
     assert bad.value.param == "n"
 
 
-def test_rate_limit_error(
-    chat_for: Callable[..., ChatOpenAI], limited_key: Callable[[], str]
-) -> None:
-    chat = chat_for(api_key=limited_key(), max_tokens=1)
+def test_rate_limit_error(chat_for: Callable[..., ChatOpenAI], server: Server | None) -> None:
+    chat = chat_for(api_key=one_request_a_minute_key(server), max_tokens=1)
     chat.invoke("x")
     with pytest.raises(openai.RateLimitError):
         chat.invoke("x")

@@ -6,15 +6,15 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.clients.conftest import run_node
-from tests.e2e.server import Server, create_key
+from tests.e2e.clients.conftest import NO_LIMITED_KEY, one_request_a_minute_key, run_node
+from tests.e2e.server import Server
 
 
 @pytest.fixture(scope="module")
 def out(base_url: str, api_key: str, server: Server | None) -> dict[str, Any]:
     """One Node run of every case (one Node start); with the suite's own server, a key
     allowing one request a minute too, for the 429."""
-    limited = [create_key(server.state_dir, "--rpm", "1", name="one")] if server else []
+    limited = [one_request_a_minute_key(server)] if server else []
     return run_node(
         "openai_chat.mjs", f"{base_url}/v1", api_key, *limited, packages=("openai", "zod")
     )
@@ -61,6 +61,6 @@ def test_typed_errors(out: dict[str, Any]) -> None:
 
 def test_rate_limit_error(out: dict[str, Any], server: Server | None) -> None:
     if server is None:
-        pytest.skip("a key with its own rate limit needs the suite's own server")
+        pytest.skip(NO_LIMITED_KEY)
     assert out["errors"]["rateLimited"]["class"] == "RateLimitError"
     assert out["errors"]["rateLimited"]["status"] == 429

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Literal
 
 import openai
 import pytest
 from pydantic import BaseModel
 
-from tests.e2e.clients.conftest import MODEL
+from tests.e2e.clients.conftest import MODEL, one_request_a_minute_key
+from tests.e2e.server import Server
 
 ASK = [{"role": "user", "content": "Name two animals."}]
 WEATHER_TOOL = {
@@ -112,11 +113,8 @@ def test_parse_with_a_pydantic_model(sdk: openai.OpenAI) -> None:
     assert message.refusal is None
 
 
-ERROR_ASK = {"messages": [{"role": "user", "content": "x"}], "max_tokens": 1}
-
-
 def test_typed_errors(sdk: openai.OpenAI) -> None:
-    ask = ERROR_ASK
+    ask = {"messages": [{"role": "user", "content": "x"}], "max_tokens": 1}
     with pytest.raises(openai.AuthenticationError) as unauthorized:
         sdk.with_options(api_key="sk-not-a-key").chat.completions.create(model=MODEL, **ask)
     assert unauthorized.value.status_code == 401 and unauthorized.value.code == "invalid_api_key"
@@ -128,8 +126,8 @@ def test_typed_errors(sdk: openai.OpenAI) -> None:
     assert bad.value.param == "n" and bad.value.request_id
 
 
-def test_rate_limit_error(sdk: openai.OpenAI, limited_key: Callable[[], str]) -> None:
-    limited = sdk.with_options(api_key=limited_key())
+def test_rate_limit_error(sdk: openai.OpenAI, server: Server | None) -> None:
+    limited = sdk.with_options(api_key=one_request_a_minute_key(server))
     limited.models.list()
     with pytest.raises(openai.RateLimitError) as limited_out:
         limited.models.list()

@@ -12,7 +12,8 @@ const provider = (key) =>
   createOpenAICompatible({
     name: "llm-api", baseURL, apiKey: key, includeUsage: true, supportsStructuredOutputs: true,
   });
-const model = provider(apiKey)("llama-3.3-70b-instruct-fp8-fast"); // tools and JSON
+const MODEL = "llama-3.3-70b-instruct-fp8-fast"; // marked for tools and JSON in the catalog
+const model = provider(apiKey)(MODEL);
 const settings = { maxRetries: 0, temperature: 0, maxOutputTokens: 16 };
 const out = {};
 
@@ -47,7 +48,10 @@ for await (const delta of streamed.textStream) {
   text += delta;
 }
 out.stream = {
-  text, parts, finish: await streamed.finishReason, outputTokens: (await streamed.usage).outputTokens,
+  text,
+  parts,
+  finish: await streamed.finishReason,
+  outputTokens: (await streamed.usage).outputTokens,
 };
 
 const weather = tool({
@@ -64,7 +68,9 @@ const called = await generateText({
 });
 out.tool = {
   finish: called.finishReason,
-  calls: called.toolCalls.map((call) => ({ name: call.toolName, input: call.input, id: call.toolCallId })),
+  calls: called.toolCalls.map((call) => ({
+    name: call.toolName, input: call.input, id: call.toolCallId,
+  })),
 };
 
 const colour = z.object({ colour: z.enum(["red", "green", "blue"]), liked: z.boolean() });
@@ -85,7 +91,9 @@ out.streamedTool = {
   types,
 };
 
-const object = await generateObject({ ...settings, maxOutputTokens: 40, model, schema: colour, prompt: pick });
+const object = await generateObject({
+  ...settings, maxOutputTokens: 40, model, schema: colour, prompt: pick,
+});
 out.object = { object: object.object, finish: object.finishReason };
 // AI SDK 7 deprecates generateObject for this form
 const output = await generateText({
@@ -93,14 +101,14 @@ const output = await generateText({
 });
 out.output = { object: output.output, finish: output.finishReason };
 
-const ask = (m) => generateText({ ...settings, model: m, prompt: "x" });
+const ask = (m, extra = {}) => generateText({ ...settings, model: m, prompt: "x", ...extra });
 out.errors = {
-  unauthorized: await errorOf(() => ask(provider("sk-not-a-key")("llama-3.3-70b-instruct-fp8-fast"))),
+  unauthorized: await errorOf(() => ask(provider("sk-not-a-key")(MODEL))),
   notFound: await errorOf(() => ask(provider(apiKey)("gpt-4o"))),
-  badRequest: await errorOf(() => generateText({ ...settings, model, prompt: "x", temperature: 9 })),
+  badRequest: await errorOf(() => ask(model, { temperature: 9 })),
 };
 if (limitedKey) {
-  const limited = provider(limitedKey)("llama-3.3-70b-instruct-fp8-fast");
+  const limited = provider(limitedKey)(MODEL);
   await generateText({ ...settings, maxOutputTokens: 1, model: limited, prompt: "x" });
   out.errors.rateLimited = await errorOf(() => ask(limited));
 }

@@ -94,8 +94,12 @@ out.parse = { parsed: parsed.choices[0].message.parsed, finish: parsed.choices[0
 const bad = new OpenAI({ baseURL, apiKey: "sk-not-a-key", maxRetries: 0 });
 out.errors = {
   unauthorized: await errorOf(() => bad.chat.completions.create({ model, messages: ask("x") })),
-  notFound: await errorOf(() => client.chat.completions.create({ model: "gpt-4o", messages: ask("x") })),
-  badRequest: await errorOf(() => client.chat.completions.create({ model, messages: ask("x"), n: 2 })),
+  notFound: await errorOf(() =>
+    client.chat.completions.create({ model: "gpt-4o", messages: ask("x") }),
+  ),
+  badRequest: await errorOf(() =>
+    client.chat.completions.create({ model, messages: ask("x"), n: 2 }),
+  ),
 };
 if (limitedKey) {
   const limited = new OpenAI({ baseURL, apiKey: limitedKey, maxRetries: 0 });

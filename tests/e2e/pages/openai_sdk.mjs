@@ -3,7 +3,9 @@
 import OpenAI from "openai";
 
 async function runSdk(baseURL, apiKey) {
-  const client = new OpenAI({ baseURL, apiKey, maxRetries: 0, dangerouslyAllowBrowser: true });
+  const clientFor = (key) =>
+    new OpenAI({ baseURL, apiKey: key, maxRetries: 0, dangerouslyAllowBrowser: true });
+  const client = clientFor(apiKey);
   const request = {
     model: "llama-3.2-3b-instruct",
     messages: [{ role: "user", content: "Name two animals." }],
@@ -28,10 +30,10 @@ async function runSdk(baseURL, apiKey) {
       out.stream.text += chunk.choices[0]?.delta?.content ?? "";
     }
     try {
-      await new OpenAI({ baseURL, apiKey: "sk-not-a-key", maxRetries: 0, dangerouslyAllowBrowser: true })
-        .chat.completions.create(request);
+      await clientFor("sk-not-a-key").chat.completions.create(request);
     } catch (error) {
-      out.unauthorized = { class: error.constructor.name, status: error.status, requestId: error.requestID };
+      const { status, requestID } = error;
+      out.unauthorized = { class: error.constructor.name, status, requestId: requestID };
     }
   } catch (error) {
     out.error = `${error.constructor.name}: ${error.message}`;
