@@ -18,6 +18,7 @@ names are nobody else's business. SQLite gives its -wal/-shm files the database'
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -76,8 +77,12 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
     if not db.parent.exists():
         db.parent.mkdir(mode=0o700, parents=True)
         db.parent.chmod(0o700)  # mkdir's mode is filtered by the umask
-    # Create the file 0600 before SQLite does, so it is never briefly world-readable.
-    os.close(os.open(db, os.O_RDWR | os.O_CREAT, 0o600))
+    # Create the file 0600 before SQLite does, so it is never briefly world-readable; only
+    # when absent: closing any descriptor of a file drops this process's POSIX locks on it,
+    # SQLite's included, and then another process's last close deletes the WAL we still read.
+    if not db.exists():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(db, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
     db.chmod(0o600)
     # isolation_level=None: autocommit; every method is a single statement.
     conn = sqlite3.connect(db, isolation_level=None)

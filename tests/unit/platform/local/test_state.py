@@ -4,9 +4,11 @@ import asyncio
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
-from llm_api.keys import new_key, verify
+from llm_api.keys import KeyRecord, new_key, verify
 from llm_api.platform.local.state import (
     DEV_KEY_NAME,
     SqliteKeyStore,
@@ -86,6 +88,56 @@ def test_revoke_is_seen_by_another_open_store(tmp_path: Path) -> None:
         cli.close()
 
     asyncio.run(scenario())
+
+
+#: what `llm-api keys create` does to the file, in another process: one insert, then close
+#: (SQLite's last close checkpoints the WAL and deletes it, if no other process holds a lock)
+_OTHER_PROCESS_PUT = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA journal_mode=WAL")
+conn.execute("INSERT INTO api_keys (key_id, name, key_hash, created_at) VALUES (?, ?, ?, ?)",
+             sys.argv[2:6])
+conn.close()
+"""
+
+
+def test_a_key_created_by_another_process_is_seen_after_the_server_opened_both_stores(
+    tmp_path: Path,
+) -> None:
+    """Found by the client suite (issue 15): keys made by `llm-api keys create` stopped
+    working on a running server. Opening the second store re-opened and closed the file
+    with ``os.open``, which dropped this process's POSIX locks on it; the CLI's close then
+    saw no other user and deleted the WAL the server still used: the server stopped seeing
+    new keys (and revocations), and what it wrote went to a deleted file."""
+    db = tmp_path / "state.db"
+    keys, usage = SqliteKeyStore(db), SqliteUsageStore(db)
+    _, first = new_key("first")
+
+    def other_process_creates_a_key() -> KeyRecord:
+        _, created = new_key("created")
+        fields = [created.key_id, created.name, created.key_hash, created.created_at]
+        subprocess.run([sys.executable, "-c", _OTHER_PROCESS_PUT, str(db), *fields], check=True)
+        return created
+
+    async def serve_requests(key_id: str) -> None:
+        assert await keys.get(key_id) is not None
+        await usage.record(key_id, day="2026-01-01", prompt_tokens=1, completion_tokens=1,
+                           cost_usd=0.0)  # fmt: skip
+        await keys.put(new_key("by the admin API")[1])
+
+    asyncio.run(keys.put(first))
+    asyncio.run(serve_requests(first.key_id))  # the usage store opens its own connection
+    for _ in range(3):
+        created = other_process_creates_a_key()
+        assert asyncio.run(keys.get(created.key_id)) == created
+        asyncio.run(serve_requests(created.key_id))
+    assert (tmp_path / "state.db-wal").exists()
+    keys.close()
+    usage.close()
+    reopened = SqliteUsageStore(db)  # what the server wrote is in the file
+    assert len(asyncio.run(reopened.usage(first.key_id, today="2026-01-01"))) == 1
+    reopened.close()
 
 
 def test_put_replaces_a_record(tmp_path: Path) -> None:
