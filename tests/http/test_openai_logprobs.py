@@ -71,6 +71,14 @@ def test_a_request_without_logprobs_sends_no_logprobs_inputs(client, ai):
     assert "logprobs" not in ai.calls[0]["inputs"]
 
 
+def test_logprobs_a_backend_sends_unasked_are_not_shown(client, ai):
+    for stream in (False, True):
+        ai.script(text="Hello wörld", logprobs=[HELLO, WORLD])
+        response = chat(client, stream=stream)
+        events = sse_data(response.text)[:-1] if stream else [response.json()]
+        assert all(c["choices"][0]["logprobs"] is None for c in events if c["choices"])
+
+
 def test_logprobs_on_a_backend_without_them_is_a_400_naming_logprobs(client, ai):
     ai.features = frozenset()  # as Workers AI, binding or REST: no model returns them
     for stream in (False, True):

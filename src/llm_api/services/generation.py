@@ -235,7 +235,7 @@ async def complete(caller: Caller, request: GenerationRequest) -> Completion:
         tool_calls=well_formed_calls(tool_calls),
         finish_reason=finish_reason,
         reasoning=well_formed(reasoning),
-        logprobs=result.get("logprobs"),
+        logprobs=_asked(request, result.get("logprobs")),
     )
     if request.response_format and not tool_calls:
         require_json(completion.text, completion.finish_reason)
@@ -281,7 +281,7 @@ async def _stream_items(
         if reasoning:
             yield ReasoningDelta(reasoning)
         if text:
-            yield TextDelta(text, result.get("logprobs"))
+            yield TextDelta(text, _asked(request, result.get("logprobs")))
         yield StreamEnd(usage=usage, finish_reason=finish, tool_calls=calls)
         return
     if not hasattr(upstream, "__aiter__"):
@@ -302,7 +302,7 @@ async def _stream_items(
             if event.reasoning:
                 thinking.append(event.reasoning)
                 yield ReasoningDelta(event.reasoning)
-            if event.logprobs:
+            if _asked(request, event.logprobs):
                 scored = (scored or []) + event.logprobs
             if text:
                 text_parts.append(text)
@@ -315,6 +315,12 @@ async def _stream_items(
         caller, request, assembler.result(), "".join(text_parts), "".join(thinking)
     )
     yield StreamEnd(usage=usage, finish_reason=finish, tool_calls=calls)
+
+
+def _asked(request: GenerationRequest, logprobs: Any) -> list[TokenLogprob] | None:
+    """A backend's ``logprobs`` where the request asked for them (``inputs["logprobs"]``),
+    else None: an upstream may send them unasked."""
+    return logprobs if request.sampling.get("logprobs") else None
 
 
 async def _finish(
