@@ -19,6 +19,8 @@ from llm_api.errors import BackendError
 MAX_TOP_LOGPROBS = 20
 #: the bytes of one token: far beyond any vocabulary's longest token
 MAX_TOKEN_BYTES = 1024
+#: a log-probability this far above 0 is float rounding (of a certain token), kept as 0
+ROUNDING = 1e-4
 
 
 def token_logprobs(raw: Any) -> list[TokenLogprob] | None:
@@ -62,11 +64,11 @@ def _top(item: Any) -> TopLogprob:
     if not isinstance(token, str):
         raise _malformed("a logprobs token that is not a string")
     number = isinstance(logprob, int | float) and not isinstance(logprob, bool)
-    if not number or not math.isfinite(logprob) or logprob > 0:
+    if not number or not math.isfinite(logprob) or logprob > ROUNDING:
         raise _malformed("a logprob that is not a log-probability")
     if raw_bytes is not None and not _byte_list(raw_bytes):
         raise _malformed("logprobs bytes that are not a list of bytes")
-    return {"token": token, "logprob": float(logprob), "bytes": raw_bytes}
+    return {"token": token, "logprob": min(0.0, float(logprob)), "bytes": raw_bytes}
 
 
 def _byte_list(value: Any) -> bool:

@@ -79,6 +79,11 @@ def test_malformed_logprobs_are_the_upstreams_fault(bad: Any):
     assert parse_event(json.dumps({"response": "x", "logprobs": bad})).error
 
 
+def test_a_logprob_rounded_just_above_zero_is_a_certain_token():
+    [read] = token_logprobs([{"token": "a", "logprob": 3e-7, "bytes": None}])
+    assert read["logprob"] == 0.0
+
+
 def test_more_alternatives_than_openai_allows_are_cut():
     entry = {**ENTRY, "top_logprobs": [TOP] * (MAX_TOP_LOGPROBS + 5)}
     [read] = token_logprobs([entry])
