@@ -87,6 +87,15 @@ def test_a_missing_field_is_missing_required_parameter(client):
     assert (error["param"], error["code"]) == ("messages", "missing_required_parameter")
 
 
+def test_a_content_part_without_type_is_missing_required_parameter(client):
+    response = chat(client, messages=[{"role": "user", "content": [{"text": "x"}]}])
+    error = response.json()["error"]
+    assert (error["param"], error["code"]) == (
+        "messages[0].content[0]",
+        "missing_required_parameter",
+    )
+
+
 def test_the_v1_rest_family_keeps_its_own_codes(client):
     response = client.post("/api/v1/llm/chat", json={"messages": [], "temperature": 9})
     assert response.status_code == 400

@@ -127,6 +127,7 @@ def validation_problem(errors: list[dict[str, Any]] | Any) -> InvalidRequest:
 #: (``invalid_type``: "Invalid type for 'max_tokens': expected an integer ...")
 _CODES = {
     "missing": "missing_required_parameter",
+    "union_tag_not_found": "missing_required_parameter",  # a content part without `type`
     "literal_error": "invalid_value",
     "enum": "invalid_value",
     "union_tag_invalid": "invalid_value",
