@@ -39,7 +39,7 @@ def test_completion_has_openai_shape(client, ai):
     assert body["choices"] == [
         {
             "index": 0,
-            "message": {"role": "assistant", "content": "echo: hi there"},
+            "message": {"role": "assistant", "content": "echo: hi there", "refusal": None},
             "finish_reason": "stop",
             "logprobs": None,
         }

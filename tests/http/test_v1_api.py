@@ -31,7 +31,11 @@ def test_chat_answers_chat_completion_with_configured_default_model(client, ai):
     body = response.json()
     assert body["object"] == "chat.completion"
     assert body["model"] == "@cf/meta/llama-4-scout-17b-16e-instruct"
-    assert body["choices"][0]["message"] == {"role": "assistant", "content": "echo: What is AI?"}
+    assert body["choices"][0]["message"] == {
+        "role": "assistant",
+        "content": "echo: What is AI?",
+        "refusal": None,
+    }
     assert ai.calls[0]["inputs"]["temperature"] == 0.7
 
 

@@ -31,12 +31,17 @@ class Scripted:
     raw_result: Any = None  # a non-streaming answer that is exactly this value
     whole_for_stream: bool = False  # a stream request answered with raw_result (gpt-oss does)
     hang: bool = False  # run() waits until it is cancelled, as a long generation would
+    #: token entries (``protocol.TokenLogprob``): the result's ``logprobs``, or one per
+    #: streamed piece, each in its piece's event
+    logprobs: list[dict[str, Any]] | None = None
 
 
 class ScriptedAI:
     engine = "scripted"
 
-    def __init__(self) -> None:
+    def __init__(self, features: frozenset[str] = frozenset()) -> None:
+        #: what it does beyond Workers AI (none by default, as Workers AI)
+        self.features = features
         self.calls: list[dict[str, Any]] = []
         self.queue: deque[Scripted] = deque()
         self.streams_closed = 0
@@ -78,6 +83,8 @@ class ScriptedAI:
                 result["tool_calls"] = item.tool_calls
             if item.finish_reason:
                 result["finish_reason"] = item.finish_reason
+            if item.logprobs is not None:
+                result["logprobs"] = item.logprobs
             return result
         return self._stream(item, text, usage)
 
@@ -97,7 +104,10 @@ class ScriptedAI:
                     for chunk in _chunks(wire):
                         yield chunk
                     raise item.stream_error or RuntimeError("scripted stream failure")
-                wire += encode_data({"response": piece})
+                event: dict[str, Any] = {"response": piece}
+                if item.logprobs is not None:
+                    event["logprobs"] = item.logprobs[number : number + 1]
+                wire += encode_data(event)
                 if item.piece_delay:
                     for chunk in _chunks(wire):
                         yield chunk

@@ -14,17 +14,18 @@ through backends as the upstream sent them: ``tool_call``, which the generation 
 alone applies, is the one rule for what their arguments may be, on every backend and in
 every mode.
 
-``usage`` keeps only the counts that are plausible and is absent when none is, so that
-the generation service can tell "no usage reported" from "zero tokens" and estimate.
+``usage`` keeps only the plausible counts, absent when none is (the service estimates);
+``logprobs`` (``binding.logprobs``) is kept where a backend sent token log-probabilities.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm_api.binding.protocol import RunResult, ToolCall, ToolCallFragment, Usage
+from llm_api.binding.json_text import dumps, loads
+from llm_api.binding.logprobs import event_logprobs, token_logprobs
+from llm_api.binding.protocol import RunResult, TokenLogprob, ToolCall, ToolCallFragment, Usage
 from llm_api.binding.responses_shape import as_chat_completion
 from llm_api.binding.workers_ai import SERVICE, function_of
 from llm_api.errors import BackendError, InvalidModelOutput
@@ -99,6 +100,8 @@ def _result(
         out["tool_calls"] = [_binding_call(call) for call in calls]
     if isinstance(finish_from.get("finish_reason"), str):
         out["finish_reason"] = finish_from["finish_reason"]
+    if (entries := token_logprobs(finish_from.get("logprobs"))) is not None:
+        out["logprobs"] = entries
     return out
 
 
@@ -226,6 +229,7 @@ class StreamEvent:
     usage: Usage | None = None
     tool_calls: list[Any] = field(default_factory=list)
     fragments: list[ToolCallFragment] = field(default_factory=list)
+    logprobs: list[TokenLogprob] = field(default_factory=list)
     finish_reason: str | None = None
     error: str | None = None
 
@@ -241,7 +245,7 @@ def parse_event(data: str) -> StreamEvent | None:
     if not isinstance(payload, dict):
         return StreamEvent(error="the backend sent a stream event that is not a JSON object")
     try:
-        event = StreamEvent(usage=usage(payload.get("usage")))
+        event = StreamEvent(usage=usage(payload.get("usage")), logprobs=event_logprobs(payload))
         if payload.get("error"):
             event.error = _error_text(payload["error"])
         if "choices" in payload:
@@ -353,22 +357,6 @@ def _whole(fragment: ToolCallFragment) -> dict[str, Any]:
 
 
 # --- JSON values -----------------------------------------------------------------------
-
-
-def dumps(value: Any) -> str:
-    """A JSON value back as text; what cannot be is the upstream's fault."""
-    try:
-        return json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError, RecursionError):  # not JSON, or nested beyond reason
-        raise BackendError("the upstream sent a value that is not JSON") from None
-
-
-def loads(text: str) -> Any:
-    """``json.loads``, with too deep a nesting reported as the ``ValueError`` it is."""
-    try:
-        return json.loads(text)
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
 
 
 def _error_text(error: Any) -> str:

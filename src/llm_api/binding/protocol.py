@@ -60,6 +60,34 @@ class ToolCallFragment(TypedDict):
     arguments: str
 
 
+class TopLogprob(TypedDict):
+    """One token and its log-probability (OpenAI's ``top_logprobs`` item); ``bytes`` its
+    UTF-8 bytes (a token may hold part of a character), or None."""
+
+    token: str
+    logprob: float
+    bytes: list[int] | None
+
+
+class TokenLogprob(TopLogprob):
+    """One sampled token of the answer (an item of OpenAI's ``logprobs.content``), with the
+    most likely tokens at its place, best first (as many as ``top_logprobs`` asked)."""
+
+    top_logprobs: list[TopLogprob]
+
+
+#: the optional ``AIBinding.features``: ``"logprobs"`` — it honours the ``logprobs`` and
+#: ``top_logprobs`` inputs and returns ``TokenLogprob`` lists (``RunResult.logprobs``)
+LOGPROBS = "logprobs"
+
+
+def features_of(ai: object) -> frozenset[str]:
+    """What ``ai`` can do beyond Workers AI's inputs (``features``, a set of names; none
+    declared is none: Workers AI's binding and REST API declare nothing)."""
+    features = getattr(ai, "features", None)
+    return frozenset(features) if isinstance(features, frozenset | set) else frozenset()
+
+
 class RunResult(TypedDict):
     """What ``run`` returns for ``inputs["stream"] = False``."""
 
@@ -70,6 +98,9 @@ class RunResult(TypedDict):
     #: a reasoning model's thinking text, never part of ``response`` (facts-14 §2:
     #: ``reasoning_content`` for GLM/Qwen3, ``reasoning`` for Kimi K2.6, Responses ``reasoning``)
     reasoning: NotRequired[str]
+    #: the answer's token log-probabilities, when ``inputs["logprobs"]`` asked a binding
+    #: whose ``features`` has ``"logprobs"``; stream events carry theirs the same way
+    logprobs: NotRequired[list[TokenLogprob]]
 
 
 #: ... and this for ``inputs["stream"] = True``: SSE bytes, chunked anyhow —
@@ -83,7 +114,8 @@ SSEByteStream = AsyncGenerator[bytes, None]
 class AIBinding(Protocol):
     """Anything with Workers AI's ``run``: the real binding, or a local backend.
 
-    ``engine`` names the engine that really answers, for the ``x-llm-backend`` header.
+    ``engine`` names the engine that really answers, for the ``x-llm-backend`` header;
+    an optional ``features`` set says what it does beyond Workers AI (``features_of``).
     Backends raise ``llm_api.errors.BackendError`` subclasses (or ``InvalidRequest`` /
     ``ModelNotFound`` for what the upstream rejects) — never bare exceptions.
     """

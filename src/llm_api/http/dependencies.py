@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 
 from llm_api.binding.accounted import UNMETERED, Account, KeyAccount
-from llm_api.binding.protocol import AIBinding, Platform
+from llm_api.binding.protocol import AIBinding, Platform, features_of
 from llm_api.binding.resilient import CallPolicy, ResilientAI
 from llm_api.binding.run_options import SESSION_HEADER, session_affinity
 from llm_api.catalog import Catalog
@@ -66,6 +66,7 @@ async def get_caller(
         catalog,
         ReplyHeaders(sink=response.headers),
         session_affinity(request.headers.get(SESSION_HEADER)),
+        features_of(platform.ai),
     )
 
 

@@ -94,9 +94,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def validation_problem(errors: list[dict[str, Any]] | Any) -> InvalidRequest:
-    """One 400 naming the fields and the rules they broke."""
+    """One 400 naming the fields and the rules they broke, with the OpenAI ``code`` of
+    the first (rendered by the /v1 family only)."""
     problems: list[str] = []
     first_field: str | None = None
+    first_code: str | None = None
     for error in list(errors):
         kind = error.get("type", "")
         location = _field_path(error.get("loc", ()))
@@ -108,14 +110,53 @@ def validation_problem(errors: list[dict[str, Any]] | Any) -> InvalidRequest:
         message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
         if kind == "model_attributes_type" and not location:
             return InvalidRequest("The request body must be a JSON object")
-        first_field = first_field or location or None
+        if first_field is None:
+            first_field, first_code = location or None, openai_code(error)
         text = f"{location}: {message}" if location else message
         if text not in problems:
             problems.append(text)
     listed = "; ".join(problems[:MAX_LISTED_PROBLEMS])
     if len(problems) > MAX_LISTED_PROBLEMS:
         listed += f" (and {len(problems) - MAX_LISTED_PROBLEMS} more)"
-    return InvalidRequest(listed or "Invalid request", param=first_field)
+    problem = InvalidRequest(listed or "Invalid request", param=first_field)
+    problem.openai_code = first_code
+    return problem
+
+
+#: pydantic's error types as the codes OpenAI answers for the same fault
+#: (``invalid_type``: "Invalid type for 'max_tokens': expected an integer ...")
+_CODES = {
+    "missing": "missing_required_parameter",
+    "union_tag_not_found": "missing_required_parameter",  # a content part without `type`
+    "literal_error": "invalid_value",
+    "enum": "invalid_value",
+    "union_tag_invalid": "invalid_value",
+    "too_long": "array_above_max_length",
+    "string_too_long": "string_above_max_length",
+    "string_too_short": "string_below_min_length",
+}
+#: a broken bound: OpenAI's code names the field's kind, which the bound's type tells
+#: (the /v1 schemas give float fields float bounds)
+_BOUNDS = {
+    "less_than_equal": "above_max_value",
+    "less_than": "above_max_value",
+    "greater_than_equal": "below_min_value",
+    "greater_than": "below_min_value",
+}
+
+
+def openai_code(error: dict[str, Any]) -> str | None:
+    """OpenAI's ``code`` for one pydantic error, where OpenAI has one."""
+    kind = str(error.get("type", ""))
+    if kind in _BOUNDS:
+        bound = next(iter((error.get("ctx") or {}).values()), None)
+        return ("decimal_" if isinstance(bound, float) else "integer_") + _BOUNDS[kind]
+    if kind == "too_short":  # OpenAI: "empty array. Expected an array with minimum length"
+        empty = (error.get("ctx") or {}).get("actual_length") == 0
+        return "empty_array" if empty else "array_below_min_length"
+    if kind.endswith("_type") or kind in ("int_from_float", "model_attributes_type"):
+        return "invalid_type"
+    return _CODES.get(kind)
 
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llm_api.schemas.common import (
     MAX_MESSAGES,
@@ -21,6 +21,18 @@ class TextPart(BaseModel):
 
     type: Literal["text"]
     text: str
+
+
+class MediaPart(BaseModel):
+    """A content part that is not text (an image, audio, a file): read only so that the
+    service can refuse it by its place (``messages[i].content[j]``), not as a bad type."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    type: Literal["image_url", "input_audio", "file"]
+
+
+ContentPart = Annotated[TextPart | MediaPart, Field(discriminator="type")]
 
 
 class FunctionCall(BaseModel):
@@ -42,7 +54,8 @@ class Message(BaseModel):
     model_config = STRICT_REQUEST
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[TextPart] | None = None
+    # the list first: a bad part's error then names its place, not the plain-string branch
+    content: list[ContentPart] | str | None = None
     name: str | None = None
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
@@ -60,7 +73,7 @@ class Message(BaseModel):
             return ""
         if isinstance(self.content, str):
             return self.content
-        return "".join(part.text for part in self.content)
+        return "".join(part.text for part in self.content if isinstance(part, TextPart))
 
 
 class StreamOptions(BaseModel):
@@ -74,14 +87,15 @@ class ChatCompletionRequest(BaseModel):
 
     model: str = Field(description="Catalog short id or full `@cf/meta/...` id")
     messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, gt=0, le=1)
+    # float bounds for float fields: a broken bound's type picks OpenAI's `decimal_*` code
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     stop: str | list[str] | None = None
     seed: int | None = None
-    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
-    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
     stream: bool = False
     stream_options: StreamOptions | None = None
     tools: list[ToolDefinition] | None = None
@@ -92,7 +106,22 @@ class ChatCompletionRequest(BaseModel):
         description="For reasoning models: low, medium or high pass through; none or "
         "minimal turn thinking off where the model allows (else low). Ignored by other models.",
     )
+    logprobs: bool | None = Field(
+        default=None,
+        description="Return each answer token's log-probability (`choices[].logprobs`). "
+        "Only where the backend gives them (the embedded model, an OpenAI-compatible "
+        "upstream); a 400 on Workers AI",
+    )
+    top_logprobs: int | None = Field(
+        default=None,
+        ge=0,
+        le=20,
+        description="With `logprobs`: the most likely tokens at each place, best first",
+    )
     n: int | None = Field(default=None, description="Only 1 is supported")
+    service_tier: Literal["auto", "default", "flex", "scale", "priority"] | None = Field(
+        default=None, description="Accepted; every request is served at the one tier, `default`"
+    )
     user: str | None = None
     prompt_cache_key: str | None = Field(
         default=None,
@@ -114,6 +143,23 @@ class ResponseMessage(BaseModel):
     #: a reasoning model's thinking (the vLLM and DeepSeek convention), never in ``content``
     reasoning_content: str | None = None
     tool_calls: list[ToolCall] | None = None
+    #: OpenAI's refusal text; this API never refuses in words, so always null
+    refusal: None = None
+
+
+class TopLogprob(BaseModel):
+    token: str
+    logprob: float = Field(le=0, description="The natural log of the token's probability")
+    bytes: list[int] | None = Field(description="The token's UTF-8 bytes")
+
+
+class TokenLogprob(TopLogprob):
+    top_logprobs: list[TopLogprob] = Field(description="The most likely tokens, best first")
+
+
+class ChoiceLogprobs(BaseModel):
+    content: list[TokenLogprob] | None
+    refusal: None = None
 
 
 class PromptTokensDetails(BaseModel):
@@ -135,7 +181,7 @@ class Choice(BaseModel):
     index: int
     message: ResponseMessage
     finish_reason: Literal["stop", "length", "tool_calls", "content_filter"]
-    logprobs: None = None
+    logprobs: ChoiceLogprobs | None = None
 
 
 class ChatCompletion(BaseModel):
@@ -145,6 +191,9 @@ class ChatCompletion(BaseModel):
     model: str
     choices: list[Choice]
     usage: CompletionUsage
+    #: OpenAI's backend configuration id; none here
+    system_fingerprint: None = None
+    service_tier: Literal["default"] = "default"
 
 
 class ModelObject(BaseModel):

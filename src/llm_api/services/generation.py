@@ -22,7 +22,14 @@ from llm_api.binding.answers import (
     well_formed_calls,
 )
 from llm_api.binding.events import StreamAssembler, parse_event, tool_call
-from llm_api.binding.protocol import AIBinding, RunResult, SSEByteStream, ToolCall, Usage
+from llm_api.binding.protocol import (
+    AIBinding,
+    RunResult,
+    SSEByteStream,
+    TokenLogprob,
+    ToolCall,
+    Usage,
+)
 from llm_api.binding.run_options import session_options
 from llm_api.catalog import TABLE_CATALOG, Catalog, ModelInfo
 from llm_api.errors import BackendError, ContextOverflow, InvalidRequest, ModelRetired
@@ -34,14 +41,16 @@ from llm_api.sse import iter_sse_data
 @dataclass(frozen=True, slots=True)
 class Caller:
     """Who generates: the AI binding to call, the account that authorizes and records, the
-    host's catalog (which model answers for which), the answer's extra headers, and the
-    conversation (``x-session-affinity``) whose prompt prefix Workers AI may cache."""
+    host's catalog (which model answers for which), the answer's extra headers, the
+    conversation (``x-session-affinity``) whose prompt prefix Workers AI may cache, and
+    what the binding does beyond Workers AI (``protocol.features_of``)."""
 
     ai: AIBinding
     account: Account = UNMETERED
     catalog: Catalog = TABLE_CATALOG
     reply: ReplyHeaders = field(default_factory=ReplyHeaders)
     session_affinity: str | None = None
+    features: frozenset[str] = frozenset()
 
     def options(self) -> dict[str, Any] | None:
         """The binding's third argument for this caller's calls."""
@@ -129,11 +138,15 @@ class Completion:
     tool_calls: list[ToolCall] = field(default_factory=list)
     #: the model's thinking, never part of ``text``; only /v1 shows it (``reasoning_content``)
     reasoning: str = ""
+    #: the tokens of ``text`` with their log-probabilities, where asked and given
+    logprobs: list[TokenLogprob] | None = None
 
 
 @dataclass(slots=True)
 class TextDelta:
     text: str
+    #: the log-probabilities of this text's tokens, where asked and given
+    logprobs: list[TokenLogprob] | None = None
 
 
 @dataclass(slots=True)
@@ -222,6 +235,7 @@ async def complete(caller: Caller, request: GenerationRequest) -> Completion:
         tool_calls=well_formed_calls(tool_calls),
         finish_reason=finish_reason,
         reasoning=well_formed(reasoning),
+        logprobs=_asked(request, result.get("logprobs")),
     )
     if request.response_format and not tool_calls:
         require_json(completion.text, completion.finish_reason)
@@ -267,7 +281,7 @@ async def _stream_items(
         if reasoning:
             yield ReasoningDelta(reasoning)
         if text:
-            yield TextDelta(text)
+            yield TextDelta(text, _asked(request, result.get("logprobs")))
         yield StreamEnd(usage=usage, finish_reason=finish, tool_calls=calls)
         return
     if not hasattr(upstream, "__aiter__"):
@@ -277,6 +291,7 @@ async def _stream_items(
     assembler = StreamAssembler()
     text_parts: list[str] = []
     thinking: list[str] = []
+    scored: list[TokenLogprob] | None = None  # log-probabilities that came before their text
     events = iter_sse_data(upstream)
     try:
         async for data in events:
@@ -287,9 +302,12 @@ async def _stream_items(
             if event.reasoning:
                 thinking.append(event.reasoning)
                 yield ReasoningDelta(event.reasoning)
+            if _asked(request, event.logprobs):
+                scored = (scored or []) + event.logprobs
             if text:
                 text_parts.append(text)
-                yield TextDelta(text)
+                yield TextDelta(text, scored)
+                scored = None
     finally:
         await events.aclose()
         await upstream.aclose()
@@ -297,6 +315,12 @@ async def _stream_items(
         caller, request, assembler.result(), "".join(text_parts), "".join(thinking)
     )
     yield StreamEnd(usage=usage, finish_reason=finish, tool_calls=calls)
+
+
+def _asked(request: GenerationRequest, logprobs: Any) -> list[TokenLogprob] | None:
+    """A backend's ``logprobs`` where the request asked for them (``inputs["logprobs"]``),
+    else None: an upstream may send them unasked."""
+    return logprobs if request.sampling.get("logprobs") else None
 
 
 async def _finish(

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from llm_api.binding.events import openai_tool_call
-from llm_api.binding.protocol import Usage
+from llm_api.binding.protocol import LOGPROBS, TokenLogprob, Usage
 from llm_api.binding.run_options import session_affinity
 from llm_api.catalog import Catalog, ModelInfo
 from llm_api.errors import OPENAI, ApiError, Family, InvalidRequest
@@ -23,12 +23,14 @@ from llm_api.schemas.openai import (
     ChatCompletion,
     ChatCompletionRequest,
     Choice,
+    ChoiceLogprobs,
     CompletionUsage,
     FunctionCall,
     Message,
     ModelList,
     ModelObject,
     ResponseMessage,
+    TextPart,
 )
 from llm_api.services.generation import (
     Caller,
@@ -74,6 +76,12 @@ def _model_object(model: ModelInfo) -> ModelObject:
 async def chat_completions(caller: Caller, body: ChatCompletionRequest) -> dict[str, Any] | Frames:
     """A ``chat.completion`` body (dumped: see ``completion_body``), or its chunks."""
     request = to_generation_request(body, caller.catalog)
+    if body.logprobs and LOGPROBS not in caller.features:  # Workers AI: no model gives them
+        raise InvalidRequest(
+            f"logprobs: this server's backend ({caller.ai.engine}) does not return token "
+            "log-probabilities; send the request without logprobs",
+            param="logprobs",
+        )
     session = session_affinity(body.prompt_cache_key, param="prompt_cache_key")
     if session is not None:  # OpenAI's name for the conversation wins over the header
         caller = replace(caller, session_affinity=session)
@@ -115,7 +123,12 @@ def to_generation_request(body: ChatCompletionRequest, catalog: Catalog) -> Gene
         raise InvalidRequest(
             "stream_options: only allowed when stream is true", param="stream_options"
         )
+    if body.top_logprobs is not None and not body.logprobs:
+        raise InvalidRequest(
+            "top_logprobs: only allowed when logprobs is true", param="top_logprobs"
+        )
     model = catalog.resolve(body.model)
+    _text_only(body.messages, model)
     tools = [tool.model_dump(exclude_none=True) for tool in body.tools] if body.tools else None
     choice = body.tool_choice
     choice = choice if choice is None or isinstance(choice, str) else choice.model_dump()
@@ -148,7 +161,27 @@ def _sampling(body: ChatCompletionRequest, model: ModelInfo) -> dict[str, Any]:
     }
     if body.stop:
         sampling["stop"] = [body.stop] if isinstance(body.stop, str) else body.stop
+    if body.logprobs:  # inputs of the bindings that declare them (``protocol.LOGPROBS``)
+        sampling.update(logprobs=True, top_logprobs=body.top_logprobs or 0)
     return sampling
+
+
+def _text_only(messages: list[Message], model: ModelInfo) -> None:
+    """Refuse a content part that is not text, by its place: nothing passes images, audio
+    or files to a model yet, and dropping them would answer a question never asked."""
+    for i, message in enumerate(messages):
+        for j, part in enumerate(message.content if isinstance(message.content, list) else []):
+            if isinstance(part, TextPart):
+                continue
+            why = (
+                "this server sends models text only"
+                if model.vision
+                else f"the model '{model.short_id}' takes text only"
+            )
+            raise InvalidRequest(
+                f"messages[{i}].content[{j}]: '{part.type}' content is not supported: {why}",
+                param=f"messages[{i}].content[{j}]",
+            )
 
 
 def _binding_message(message: Message) -> dict[str, Any]:
@@ -206,11 +239,18 @@ def completion_body(
     reasoning = (completion.reasoning or None) if include_reasoning else None
     message = ResponseMessage(content=content, reasoning_content=reasoning, tool_calls=calls)
     usage = wire_usage(completion.usage)
+    scored = completion.logprobs
+    logprobs = (
+        None if scored is None or calls else ChoiceLogprobs.model_validate({"content": scored})
+    )
+    choice = Choice(
+        index=0, message=message, finish_reason=completion.finish_reason, logprobs=logprobs
+    )
     body = ChatCompletion(
         id=new_completion_id(),
         created=int(time.time()),
         model=model,
-        choices=[Choice(index=0, message=message, finish_reason=completion.finish_reason)],
+        choices=[choice],
         usage=CompletionUsage.model_validate(usage),
     )
     absent_fields = {"tool_calls"} if calls is None else set()
@@ -258,6 +298,7 @@ class ChunkEncoder:
         self._text_head = (
             f'data: {{"id":{json_string(self.id)},"object":"chat.completion.chunk",'
             f'"created":{self.created},"model":{json_string(model)},'
+            '"service_tier":"default","system_fingerprint":null,'
             '"choices":[{"index":0,"delta":{"content":'
         ).encode()
         self._text_tail = (
@@ -268,6 +309,8 @@ class ChunkEncoder:
 
     def encode(self, item: StreamItem) -> bytes:
         if isinstance(item, TextDelta):
+            if item.logprobs is not None:
+                return self._frame({"content": item.text}, logprobs=item.logprobs)
             if self._role_sent:
                 try:
                     return self._text_head + json_string(item.text).encode() + self._text_tail
@@ -297,13 +340,19 @@ class ChunkEncoder:
             frames += encode_data({**self._envelope(), "choices": [], "usage": usage})
         return frames
 
-    def _frame(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+    def _frame(
+        self,
+        delta: dict[str, Any],
+        finish_reason: str | None = None,
+        logprobs: list[TokenLogprob] | None = None,
+    ) -> bytes:
         if not self._role_sent:
             delta = {"role": "assistant", **delta}
             self._role_sent = True
         chunk = self._envelope()
+        scored = None if logprobs is None else {"content": logprobs, "refusal": None}
         chunk["choices"] = [
-            {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
+            {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": scored}
         ]
         if self.include_usage:
             chunk["usage"] = None
@@ -315,4 +364,6 @@ class ChunkEncoder:
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.model,
+            "service_tier": "default",
+            "system_fingerprint": None,
         }

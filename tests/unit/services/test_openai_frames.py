@@ -28,6 +28,8 @@ def test_a_text_chunk_after_the_first_is_the_general_frame(include_usage: bool, 
         "object": "chat.completion.chunk",
         "created": encoder.created,
         "model": 'model/"odd"-ü',
+        "service_tier": "default",
+        "system_fingerprint": None,
         "choices": [
             {"index": 0, "delta": {"content": text}, "finish_reason": None, "logprobs": None}
         ],

@@ -27,9 +27,10 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from llm_api.binding.protocol import RunResult, SSEByteStream
+from llm_api.binding.protocol import LOGPROBS, RunResult, SSEByteStream, TokenLogprob
 from llm_api.errors import ApiError, BackendError
 from llm_api.platform.embedded.grammar_check import CheckedGrammars, GrammarChecker
+from llm_api.platform.embedded.logprobs import Scored, TokenScores, token_bytes_of
 from llm_api.platform.embedded.request import (
     Job,
     StopMatcher,
@@ -98,6 +99,8 @@ def llama_build(**fields: Any) -> Iterator[None]:
 class EmbeddedBackend:
     """An ``AIBinding`` answered by llama.cpp in this process."""
 
+    features = frozenset({LOGPROBS})
+
     def __init__(
         self,
         model_path: str | os.PathLike[str] | None = None,
@@ -123,6 +126,7 @@ class EmbeddedBackend:
         self._llm: Any = None
         self._formatter: Any = None
         self._is_eog: Callable[[int], bool] = lambda token: False
+        self._token_bytes: Callable[[int], bytes] | None = None
         self._load_lock = threading.Lock()
         self._grammars: CheckedGrammars | None = None
         self._jobs: dict[concurrent.futures.Future[Any], Job] = {}
@@ -196,6 +200,7 @@ class EmbeddedBackend:
                 bos_token=model.token_get_text(llm.token_bos()) if llm.token_bos() != -1 else "",
             )
             self._is_eog = lambda token: bool(llama_cpp.llama_vocab_is_eog(model.vocab, token))
+            self._token_bytes = token_bytes_of(llm)
             checker = GrammarChecker(path)
             checker.start()  # it reads the vocabulary while the first request is on its way
             self._grammars = CheckedGrammars(
@@ -248,7 +253,8 @@ class EmbeddedBackend:
             pass  # the caller is gone; there is no one to tell
 
     async def _complete(self, job: Job) -> RunResult:
-        future = self._submit(job, lambda: self._generate(job, None))
+        scored: list[TokenLogprob] = []
+        future = self._submit(job, lambda: self._generate(job, None, scored.extend))
         try:
             text, count, finish = await asyncio.wrap_future(future)
         except asyncio.CancelledError:
@@ -259,7 +265,10 @@ class EmbeddedBackend:
         except Exception as exc:
             raise BackendError(f"llama.cpp failed: {exc}") from exc
         response, calls, finish = shape_output(text, finish, job.tool_names)
-        return result_body(response, calls, finish, job.prompt_tokens, count)
+        result = result_body(response, calls, finish, job.prompt_tokens, count)
+        if job.top_logprobs is not None and not calls:
+            result["logprobs"] = scored
+        return result  # type: ignore[return-value]
 
     async def _stream(self, job: Job) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
@@ -273,7 +282,8 @@ class EmbeddedBackend:
 
         def work() -> None:
             try:
-                put("end", self._generate(job, lambda piece: put("piece", piece)))
+                scored = lambda entries: put("logprobs", entries)  # noqa: E731
+                put("end", self._generate(job, lambda piece: put("piece", piece), scored))
             except BaseException as exc:
                 put("error", exc)
 
@@ -291,6 +301,8 @@ class EmbeddedBackend:
                             continue
                         value, held, deciding = held, "", False
                     yield encode_response(value)
+                elif kind == "logprobs":  # the next piece's tokens: the service joins them
+                    yield encode_data({"response": "", "logprobs": value})
                 elif kind == "error":
                     if isinstance(value, ApiError):
                         raise value
@@ -322,11 +334,15 @@ class EmbeddedBackend:
             llm.eval(job.tokens[start : start + PREFILL_CHUNK_TOKENS])
         return not job.cancelled.is_set()
 
-    def _generate(self, job: Job, emit: Piece | None) -> tuple[str, int, str]:
-        """Sample ``job`` on the shared context: ``(text, completion tokens, finish)``."""
+    def _generate(
+        self, job: Job, emit: Piece | None, scored: Scored | None = None
+    ) -> tuple[str, int, str]:
+        """Sample ``job`` on the shared context: ``(text, completion tokens, finish)``;
+        with ``job.top_logprobs``, each piece's token entries go to ``scored`` first."""
         if not self._prefill(job):
             return "", 0, "stop"
         llm = self._llm
+        scores = TokenScores.of(job.top_logprobs, self._token_bytes, scored)
         llm.set_seed(job.seed)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         stops = StopMatcher(job.stop)
@@ -342,9 +358,14 @@ class EmbeddedBackend:
                     finish = "stop"
                     break
                 count += 1
-                piece, hit = stops.feed(decoder.decode(llm.detokenize([token])))
+                text = decoder.decode(llm.detokenize([token]))
+                if scores is not None:  # before the next token overwrites its logits
+                    scores.add(llm, token, len(text))
+                piece, hit = stops.feed(text)
                 if piece:
                     parts.append(piece)
+                    if scores is not None:
+                        scores.send(len(piece))
                     if emit:
                         emit(piece)
                 if hit:
@@ -356,6 +377,8 @@ class EmbeddedBackend:
             tokens.close()
         if not stops.hit:
             tail = stops.flush() + decoder.decode(b"", final=True)
+            if scores is not None:
+                scores.send()
             if tail:
                 parts.append(tail)
                 if emit:

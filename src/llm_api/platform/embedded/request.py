@@ -21,6 +21,8 @@ DEFAULT_MAX_TOKENS = 256  # Workers AI's default
 #: most stop sequences one request may give (OpenAI allows 4), and the longest one
 MAX_STOP_SEQUENCES = 16
 MAX_STOP_CHARS = 1000
+#: OpenAI's bound on ``top_logprobs``
+MAX_TOP_LOGPROBS = 20
 DEFAULT_TEMPERATURE = 0.6  # Workers AI's default for its instruct models
 _SAMPLING = {  # Workers AI input -> llama.cpp sampler argument
     "top_p": ("top_p", float),
@@ -42,6 +44,8 @@ class Job:
     stop: list[str]
     grammar: Any  # LlamaGrammar | None
     tool_names: frozenset[str]
+    #: the alternatives per token of OpenAI's ``top_logprobs``; None: no logprobs asked
+    top_logprobs: int | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
     future: concurrent.futures.Future[Any] | None = None
 
@@ -93,7 +97,20 @@ def prepare(
         stop=stop,
         grammar=grammar(gbnf, "tools" if allowed else "response_format") if gbnf else None,
         tool_names=frozenset(tool.name for tool in allowed),
+        top_logprobs=_top_logprobs(inputs),
     )
+
+
+def _top_logprobs(inputs: dict[str, Any]) -> int | None:
+    """``top_logprobs`` (0..20, OpenAI's bounds) when ``logprobs`` is asked, else None."""
+    if not inputs.get("logprobs"):
+        return None
+    top = _number(inputs, "top_logprobs", int, 0)
+    if not 0 <= top <= MAX_TOP_LOGPROBS:
+        raise InvalidRequest(
+            f"top_logprobs must be between 0 and {MAX_TOP_LOGPROBS}", param="top_logprobs"
+        )
+    return top
 
 
 def stop_sequences(raw: Any) -> list[str]:
@@ -250,6 +267,9 @@ def result_body(
             "prompt_tokens": prompt,
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
+            # known: each request starts from a reset context (no thinking is told apart,
+            # so reasoning_tokens is not: a GGUF that thinks does so in the text)
+            "prompt_tokens_details": {"cached_tokens": 0},
         },
         "finish_reason": finish,
     }

@@ -13,7 +13,7 @@ from contextlib import aclosing
 from typing import Any
 
 from llm_api.binding.events import StreamAssembler, openai_tool_call, parse_event, run_result
-from llm_api.binding.protocol import RunResult, SSEByteStream
+from llm_api.binding.protocol import LOGPROBS, RunResult, SSEByteStream
 from llm_api.binding.upstream_errors import from_http_status
 from llm_api.errors import ApiError, BackendError, InvalidRequest
 from llm_api.platform.remote.client import Response
@@ -52,6 +52,8 @@ _PASSED = (
     "presence_penalty",
     "repetition_penalty",
     "tool_choice",
+    "logprobs",
+    "top_logprobs",
 )
 
 
@@ -59,8 +61,11 @@ class OpenAICompatibleBackend(RemoteBackend):
     """``run`` against ``{base_url}/chat/completions`` (``base_url`` like ``http://host:8000/v1``).
 
     ``model`` is the upstream's model name; without it the catalog id is sent as is. The
-    engine name says which model answers, never the URL or the key.
+    engine name says which model answers, never the URL or the key. Token log-probabilities
+    pass through (an upstream that gives none answers ``logprobs: null``).
     """
+
+    features = frozenset({LOGPROBS})
 
     def __init__(
         self,
@@ -107,7 +112,9 @@ class OpenAICompatibleBackend(RemoteBackend):
                             done = True
                             break
                         text = assembler.feed(event)
-                        if text:
+                        if event.logprobs:
+                            yield encode_data({"response": text, "logprobs": event.logprobs})
+                        elif text:
                             yield encode_response(text)
                     if done:
                         await drain(events)
