@@ -244,13 +244,14 @@ async def complete(caller: Caller, request: GenerationRequest) -> Completion:
 
 
 async def open_stream(
-    caller: Caller, request: GenerationRequest, *, call_deltas: bool = True
+    caller: Caller, request: GenerationRequest, *, call_deltas: bool = False
 ) -> AsyncIterator[StreamItem]:
     """Start a stream and wait for its first item, so early failures still raise here
-    (and get a real HTTP status) instead of after the response has started. Tool calls
-    stream as ``ToolCallDelta`` items as they arrive; a family that sends its calls whole
-    (``call_deltas=False``) gets none, and so still a real status for a call that the one
-    rule refuses (arguments are only whole, and judged, at the end)."""
+    (and get a real HTTP status) instead of after the response has started. With
+    ``call_deltas``, tool calls also stream as ``ToolCallDelta`` items as they arrive (and
+    the stream starts with the first); without, a family that sends its calls whole gets
+    none, and so still a real status for a call that the one rule refuses (arguments are
+    only whole, and judged, at the end). ``StreamEnd.tool_calls`` has them whole either way."""
     check_request(caller, request)
     items = _stream_items(caller, request, call_deltas)
     try:

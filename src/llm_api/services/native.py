@@ -134,7 +134,7 @@ def binding_message(message: ChatMessage) -> dict[str, Any]:
 
 
 async def _stream(caller: Caller, request: GenerationRequest) -> Frames:
-    items = await open_stream(caller, request, call_deltas=False)  # its calls come whole
+    items = await open_stream(caller, request)  # its calls come whole, at the end
     return frames(items, encode_item, encode_error)
 
 
