@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import openai
@@ -132,3 +134,31 @@ def test_sdk_stream_helper_sees_argument_deltas_and_the_whole_call(sent) -> None
     assert final.choices[0].finish_reason == "tool_calls"
     assert call.function.name == "save_note" and call.function.arguments == "".join(deltas)
     assert len(json.loads(call.function.arguments)["text"]) >= 400
+
+
+ROOT = Path(__file__).resolve().parents[2]
+NODE = ROOT / "node_modules" / ".bin" / "node"  # Node 22: the AI SDK needs it
+
+
+def test_ai_sdk_stream_text_gets_tool_input_deltas(base_url: str, api_key: str) -> None:
+    if not NODE.exists() or not (ROOT / "node_modules" / "@ai-sdk" / "openai-compatible").is_dir():
+        pytest.skip("needs the AI SDK in node_modules (`npm ci`)")
+    script = Path(__file__).parent / "node" / "ai_sdk_tool_stream.mjs"
+    result = subprocess.run(
+        [str(NODE), str(script), f"{base_url}/v1", api_key],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["kinds"][2:6] == [
+        "tool-input-start",
+        "tool-input-delta",
+        "tool-input-end",
+        "tool-call",
+    ]
+    assert out["deltas"] > 10  # the input as it was generated, not one delta at the end
+    assert len(out["input"]["text"]) >= 400
