@@ -44,6 +44,7 @@ def test_generate_uses_seed_defaults_and_answers_the_seed_shape(client, ai):
         "text": "echo: Tell me a story",
         "model": FULL_DEFAULT,
         "usage": {"prompt_tokens": 4, "completion_tokens": 5, "total_tokens": 9},
+        "finish_reason": "stop",
     }
     call = ai.calls[0]
     assert call["model"] == FULL_DEFAULT
@@ -177,6 +178,7 @@ def test_stream_sends_one_event_per_token_then_usage_then_done(client):
     assert events[-2] == {
         "response": "",
         "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7},
+        "finish_reason": "stop",
     }
     assert events[-1] == "[DONE]"
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support.shape_fixtures import stream_chunks, whole
-from tests.support.sse import sse_data
+from tests.support.sse import sse_data, streamed_tool_calls
 
 GLM = "glm-4.7-flash"
 TOOLS = [
@@ -41,7 +41,9 @@ def streamed_text(family: str, events: list[Any]) -> tuple[str, str]:
     assert events[-1] == "[DONE]"
     frames = [event for event in events[:-1] if "error" not in event]
     if family == "native":
-        assert all(set(frame) <= {"response", "usage", "tool_calls"} for frame in frames)
+        assert all(
+            set(frame) <= {"response", "usage", "tool_calls", "finish_reason"} for frame in frames
+        )
         return "".join(frame["response"] for frame in frames), ""
     deltas = [choice["delta"] for frame in frames for choice in frame["choices"]]
     content = "".join(delta.get("content") or "" for delta in deltas)
@@ -121,8 +123,9 @@ def test_streamed_tool_calls_in_both_formats(client, ai, family, fixture):
         assert next(iter(final["tool_calls"][0]["arguments"].values())) == city
         return
     deltas = [c["delta"] for e in events[:-1] for c in e["choices"]]
-    calls = [call for delta in deltas for call in delta.get("tool_calls", [])]
-    assert json.loads(calls[0]["function"]["arguments"]) in ({"city": city}, {"location": city})
+    calls = streamed_tool_calls(events)
+    assert calls[0]["name"] == "get_weather"
+    assert json.loads(calls[0]["arguments"]) in ({"city": city}, {"location": city})
     finishes = [c["finish_reason"] for e in events[:-1] for c in e["choices"] if c["finish_reason"]]
     assert finishes == ["tool_calls"]
     assert all(not delta.get("content") for delta in deltas)  # the thinking stays out

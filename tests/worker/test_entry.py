@@ -144,6 +144,7 @@ def test_generate_returns_the_text_env_ai_generated(runtime, entry):
         "text": "Es war einmal ein Fuchs.",
         "model": "@cf/meta/llama-3.2-3b-instruct",
         "usage": {"prompt_tokens": 5, "completion_tokens": 6, "total_tokens": 11},
+        "finish_reason": "stop",
     }
     model, inputs, options = ai.calls[0]
     assert model == "@cf/meta/llama-3.2-3b-instruct"  # the default from the Worker's vars

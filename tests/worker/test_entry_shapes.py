@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support.shape_fixtures import stream_chunks, whole
-from tests.support.sse import sse_data
+from tests.support.sse import sse_data, streamed_tool_calls
 from tests.support.workers_fake import Runtime, installed
 from tests.support.workers_fake.bindings import FakeAI, js_request
 from tests.worker.test_entry import BASE, Worker, bearer, serve
@@ -80,13 +80,11 @@ def test_chat_completions_tool_calls_on_the_worker(runtime, entry, family, strea
         final = out[-2] if stream else out
         assert final["tool_calls"][0]["arguments"] == {"city": "Paris"}
         return
-    if stream:
-        calls = [
-            t for e in out[:-1] for c in e["choices"] for t in c["delta"].get("tool_calls", [])
-        ]
+    if stream:  # the call as it streamed: deltas joined by index
+        calls = streamed_tool_calls(out)
     else:
-        calls = out["choices"][0]["message"]["tool_calls"]
-    assert json.loads(calls[0]["function"]["arguments"]) == {"city": "Paris"}
+        calls = [call["function"] for call in out["choices"][0]["message"]["tool_calls"]]
+    assert json.loads(calls[0]["arguments"]) == {"city": "Paris"}
 
 
 @pytest.mark.parametrize("as_object", [False, True])  # facts-14 §0.2: either may come
@@ -117,7 +115,5 @@ def test_a_legacy_stream_with_tool_fragments_on_the_worker(runtime, entry, famil
     if family == "native":
         assert events[-2]["tool_calls"][0]["arguments"] == {"location": "London"}
     else:
-        calls = [
-            t for e in events[:-1] for c in e["choices"] for t in c["delta"].get("tool_calls", [])
-        ]
-        assert json.loads(calls[0]["function"]["arguments"]) == {"location": "London"}
+        [joined] = streamed_tool_calls(events)
+        assert json.loads(joined["arguments"]) == {"location": "London"}

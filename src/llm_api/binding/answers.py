@@ -114,13 +114,15 @@ def well_formed_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def require_json(text: str, finish_reason: str) -> None:
+    """A JSON answer must be JSON, unless the caller's own ``max_tokens`` cut it: that is
+    a 200 with ``finish_reason: "length"`` and the partial text, as OpenAI answers (the
+    SDK's ``parse()`` then raises ``LengthFinishReasonError``), never a 5xx, which every
+    SDK would retry, sending the same doomed request again."""
+    if finish_reason == "length":
+        return
     try:
         loads(text)
     except ValueError:
-        if finish_reason == "length":
-            raise InvalidModelOutput(
-                "the JSON answer was cut off by max_tokens; ask for more tokens"
-            ) from None
         raise InvalidModelOutput(
             "the model did not return valid JSON although response_format asked for it; "
             "retrying may help"

@@ -34,10 +34,12 @@ class Usage(TypedDict, total=False):
 
 
 class ToolCall(TypedDict):
-    """A tool call as services and clients get it (``events.tool_call``, the one rule)."""
+    """A tool call as services and clients get it (``events.tool_call``, the one rule).
+    ``arguments`` is an object, or, only in an answer cut by ``max_tokens``
+    (``finish_reason`` "length"), the JSON text generated so far (``tool_stream.cut_tool_call``)."""
 
     name: str
-    arguments: dict[str, Any]
+    arguments: dict[str, Any] | str
     id: NotRequired[str]
 
 
@@ -52,7 +54,8 @@ class UpstreamToolCall(TypedDict, total=False):
 
 
 class ToolCallFragment(TypedDict):
-    """One ``chat.completion.chunk`` delta of a tool call; ``arguments`` is a piece of text."""
+    """One ``chat.completion.chunk`` delta of a tool call; ``arguments`` is a piece of text
+    (also the engine's own deltas, ``tool_stream.ToolCallStream``)."""
 
     index: int
     id: str

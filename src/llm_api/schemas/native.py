@@ -100,19 +100,31 @@ class ModelsResponse(BaseModel):
     models: list[ModelCard]
 
 
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
+FINISH_REASON = Field(
+    description="Why generation ended: `stop` (the answer is whole), `length` (`max_tokens` "
+    "cut it: the text, or a call's arguments, are partial), `tool_calls`, `content_filter`"
+)
+
+
 class GenerateResponse(BaseModel):
     text: str
     model: str
     usage: Usage
+    finish_reason: FinishReason = FINISH_REASON
 
 
 class ToolCallOut(BaseModel):
     name: str
-    arguments: dict[str, Any]
+    arguments: dict[str, Any] | str = Field(
+        description="An object; the JSON text as far as it was generated when "
+        "`finish_reason` is `length`"
+    )
 
 
 class ChatResponse(BaseModel):
     text: str
     model: str
     usage: Usage
+    finish_reason: FinishReason = FINISH_REASON
     tool_calls: list[ToolCallOut] | None = None

@@ -8,6 +8,7 @@ usage, and returns a ``Completion`` or a stream of ``TextDelta`` items ending in
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,7 @@ from llm_api.binding.answers import (
     well_formed,
     well_formed_calls,
 )
-from llm_api.binding.events import StreamAssembler, parse_event, tool_call
+from llm_api.binding.events import StreamAssembler, dumps, parse_event, tool_call
 from llm_api.binding.protocol import (
     AIBinding,
     RunResult,
@@ -31,6 +32,7 @@ from llm_api.binding.protocol import (
     Usage,
 )
 from llm_api.binding.run_options import session_options
+from llm_api.binding.tool_stream import ToolCallStream, cut_tool_call
 from llm_api.catalog import TABLE_CATALOG, Catalog, ModelInfo
 from llm_api.errors import BackendError, ContextOverflow, InvalidRequest, ModelRetired
 from llm_api.schemas.common import ResponseFormat
@@ -157,13 +159,26 @@ class ReasoningDelta:
 
 
 @dataclass(slots=True)
+class ToolCallDelta:
+    """A tool call as it is generated: its first delta names it (``id``, ``name``, maybe
+    the start of its arguments), the later ones carry the next piece of its ``arguments``
+    text (``name`` empty). ``index`` is its position in ``StreamEnd.tool_calls``, which
+    has every call whole, with the same id."""
+
+    index: int
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(slots=True)
 class StreamEnd:
     usage: Usage
     finish_reason: str
     tool_calls: list[ToolCall] = field(default_factory=list)
 
 
-StreamItem = TextDelta | ReasoningDelta | StreamEnd
+StreamItem = TextDelta | ReasoningDelta | ToolCallDelta | StreamEnd
 
 
 def _serve(caller: Caller, request: GenerationRequest) -> ModelInfo:
@@ -242,11 +257,17 @@ async def complete(caller: Caller, request: GenerationRequest) -> Completion:
     return completion
 
 
-async def open_stream(caller: Caller, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+async def open_stream(
+    caller: Caller, request: GenerationRequest, *, call_deltas: bool = False
+) -> AsyncIterator[StreamItem]:
     """Start a stream and wait for its first item, so early failures still raise here
-    (and get a real HTTP status) instead of after the response has started."""
+    (and get a real HTTP status) instead of after the response has started. With
+    ``call_deltas``, tool calls also stream as ``ToolCallDelta`` items as they arrive (and
+    the stream starts with the first); without, a family that sends its calls whole gets
+    none, and so still a real status for a call that the one rule refuses (arguments are
+    only whole, and judged, at the end). ``StreamEnd.tool_calls`` has them whole either way."""
     check_request(caller, request)
-    items = _stream_items(caller, request)
+    items = _stream_items(caller, request, call_deltas)
     try:
         first = await anext(items)
     except BaseException:
@@ -267,7 +288,7 @@ async def _prepend(
 
 
 async def _stream_items(
-    caller: Caller, request: GenerationRequest
+    caller: Caller, request: GenerationRequest, call_deltas: bool
 ) -> AsyncGenerator[StreamItem, None]:
     upstream: RunResult | SSEByteStream = await _run(caller, request, stream=True)
     if isinstance(upstream, dict):
@@ -282,6 +303,12 @@ async def _stream_items(
             yield ReasoningDelta(reasoning)
         if text:
             yield TextDelta(text, _asked(request, result.get("logprobs")))
+        for index, call in enumerate(calls):  # each call whole, in one delta
+            call["id"] = call.get("id") or new_call_id()
+            arguments = call["arguments"]
+            whole = arguments if isinstance(arguments, str) else dumps(arguments)
+            if call_deltas:
+                yield ToolCallDelta(index, call["id"], call["name"], whole)
         yield StreamEnd(usage=usage, finish_reason=finish, tool_calls=calls)
         return
     if not hasattr(upstream, "__aiter__"):
@@ -289,6 +316,7 @@ async def _stream_items(
             "the backend answered a stream request with neither a result nor a stream"
         )
     assembler = StreamAssembler()
+    calls_so_far = ToolCallStream(new_call_id)
     text_parts: list[str] = []
     thinking: list[str] = []
     scored: list[TokenLogprob] | None = None  # log-probabilities that came before their text
@@ -308,11 +336,20 @@ async def _stream_items(
                 text_parts.append(text)
                 yield TextDelta(text, scored)
                 scored = None
+            for delta in calls_so_far.feed(event):  # each piece as it arrives (issue 15)
+                if call_deltas:
+                    yield ToolCallDelta(
+                        delta["index"], delta["id"], delta["name"], delta["arguments"]
+                    )
     finally:
         await events.aclose()
         await upstream.aclose()
+    result = assembler.result()
+    result.pop("tool_calls", None)
+    if streamed := calls_so_far.calls():
+        result["tool_calls"] = streamed  # with the ids their deltas had
     calls, usage, finish = await _finish(
-        caller, request, assembler.result(), "".join(text_parts), "".join(thinking)
+        caller, request, result, "".join(text_parts), "".join(thinking)
     )
     yield StreamEnd(usage=usage, finish_reason=finish, tool_calls=calls)
 
@@ -327,9 +364,10 @@ async def _finish(
     caller: Caller, request: GenerationRequest, result: RunResult, text: str, reasoning: str
 ) -> tuple[list[ToolCall], Usage, str]:
     """The end of every answer, whole or streamed: its tool calls by the one rule
-    (``events.tool_call``), its usage counted and recorded (thinking is output too), its
-    finish reason."""
-    calls = [tool_call(raw) for raw in result.get("tool_calls", [])]
+    (``events.tool_call``; arguments cut by ``max_tokens`` kept as text), its usage counted
+    and recorded (thinking is output too), its finish reason."""
+    judge = cut_tool_call if result.get("finish_reason") == "length" else tool_call
+    calls = [judge(raw) for raw in result.get("tool_calls", [])]
     usage, estimated = _usage(result.get("usage"), request, text + reasoning, calls)
     await caller.account.record(request.model.id, usage, estimated=estimated)
     finish = _finish_reason(result.get("finish_reason"), calls, usage, request)
@@ -357,7 +395,7 @@ def _finish_reason(
     request: GenerationRequest,
 ) -> str:
     if tool_calls:
-        return "tool_calls"
+        return "length" if reported == "length" else "tool_calls"
     if reported in ("stop", "length", "content_filter"):
         return reported
     return "length" if _at_limit(usage, request) else "stop"
@@ -366,3 +404,8 @@ def _finish_reason(
 def _at_limit(usage: Usage, request: GenerationRequest) -> bool:
     max_tokens = request.sampling.get("max_tokens")
     return max_tokens is not None and usage["completion_tokens"] >= max_tokens
+
+
+def new_call_id() -> str:
+    """OpenAI's form of a tool call id, for a call whose backend gave it none."""
+    return f"call_{uuid.uuid4().hex[:24]}"

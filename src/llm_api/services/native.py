@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from llm_api.binding.protocol import ToolCall
 from llm_api.catalog import Catalog, ModelInfo
 from llm_api.errors import NATIVE, ApiError
 from llm_api.schemas.native import (
@@ -22,7 +23,7 @@ from llm_api.schemas.native import (
 from llm_api.services.generation import (
     Caller,
     GenerationRequest,
-    ReasoningDelta,
+    StreamEnd,
     StreamItem,
     TextDelta,
     complete,
@@ -82,7 +83,12 @@ async def generate(
     if body.stream:
         return await _stream(caller, request)
     result = await complete(caller, request)
-    return GenerateResponse(text=result.text, model=request.model.id, usage=_usage(result.usage))
+    return GenerateResponse(
+        text=result.text,
+        model=request.model.id,
+        usage=_usage(result.usage),
+        finish_reason=result.finish_reason,
+    )
 
 
 async def chat(caller: Caller, settings: Settings, body: ChatRequest) -> ChatResponse | Frames:
@@ -94,7 +100,8 @@ async def chat(caller: Caller, settings: Settings, body: ChatRequest) -> ChatRes
         text=result.text,
         model=request.model.id,
         usage=_usage(result.usage),
-        tool_calls=[ToolCallOut(**call) for call in result.tool_calls] or None,
+        finish_reason=result.finish_reason,
+        tool_calls=_calls(result.tool_calls) or None,
     )
 
 
@@ -127,18 +134,25 @@ def binding_message(message: ChatMessage) -> dict[str, Any]:
 
 
 async def _stream(caller: Caller, request: GenerationRequest) -> Frames:
-    return frames(await open_stream(caller, request), encode_item, encode_error)
+    items = await open_stream(caller, request)  # its calls come whole, at the end
+    return frames(items, encode_item, encode_error)
 
 
 def encode_item(item: StreamItem) -> bytes:
     if isinstance(item, TextDelta):
         return encode_response(item.text)
-    if isinstance(item, ReasoningDelta):
-        return b""  # thinking is not part of the native family's answers (issue 14, item 5)
+    if not isinstance(item, StreamEnd):  # thinking is not part of its answers (issue 14,
+        return b""  # item 5); its calls come whole, at the end (it asks for no deltas)
     final: dict[str, object] = {"response": "", "usage": _usage(item.usage).model_dump()}
     if item.tool_calls:
-        final["tool_calls"] = item.tool_calls
+        final["tool_calls"] = [call.model_dump() for call in _calls(item.tool_calls)]
+    final["finish_reason"] = item.finish_reason
     return encode_data(final)
+
+
+def _calls(calls: list[ToolCall]) -> list[ToolCallOut]:
+    """The family's ``{name, arguments}``: the ids the engine gives calls are /v1's."""
+    return [ToolCallOut(name=call["name"], arguments=call["arguments"]) for call in calls]
 
 
 def _usage(usage: Any) -> Usage:

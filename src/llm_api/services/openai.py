@@ -40,6 +40,7 @@ from llm_api.services.generation import (
     StreamEnd,
     StreamItem,
     TextDelta,
+    ToolCallDelta,
     complete,
     open_stream,
     response_format_inputs,
@@ -102,10 +103,13 @@ async def chunk_frames(
     include_usage: bool,
     family: Family,
     include_reasoning: bool = False,
+    call_deltas: bool = True,
 ) -> Frames:
     """The stream of ``request`` as chunks; errors in-band in ``family``'s envelope;
-    thinking as ``reasoning_content`` deltas with ``include_reasoning`` (/v1 only)."""
-    items = await open_stream(caller, request)  # first: it may swap in a retired one's successor
+    thinking as ``reasoning_content`` deltas with ``include_reasoning`` (/v1 only); tool
+    calls as they are generated, or with ``call_deltas=False`` whole at the end."""
+    # first: it may swap in a retired one's successor
+    items = await open_stream(caller, request, call_deltas=call_deltas)
     encoder = ChunkEncoder(
         request.model.id,
         include_usage=include_usage,
@@ -280,7 +284,9 @@ class ChunkEncoder:
 
     Every chunk shares one id and ``created``; the first delta carries the role;
     ``finish_reason`` appears exactly once; with ``include_usage`` each chunk has
-    ``usage: null`` and one extra last chunk has ``choices: []`` and the usage.
+    ``usage: null`` and one extra last chunk has ``choices: []`` and the usage. Tool calls
+    stream as OpenAI streams them (``ToolCallDelta``): ``index``, ``id``, ``type`` and the
+    name first, then ``index`` and pieces of ``function.arguments``; never again at the end.
     """
 
     def __init__(
@@ -293,6 +299,7 @@ class ChunkEncoder:
         self.include_usage = include_usage
         self.family = family
         self._role_sent = False
+        self._streamed_calls: set[str] = set()  # the ids of the calls sent as deltas
         # A text chunk after the first is these two around the text: what `_frame` would
         # write, at a tenth of the cost (tests/unit/services/test_openai_frames.py checks).
         self._text_head = (
@@ -319,7 +326,20 @@ class ChunkEncoder:
             return self._frame({"content": item.text})
         if isinstance(item, ReasoningDelta):  # never in content; /v1 shows it apart
             return self._frame({"reasoning_content": item.text}) if self.include_reasoning else b""
+        if isinstance(item, ToolCallDelta):
+            return self._tool_call(item)
         return self._end(item)
+
+    def _tool_call(self, delta: ToolCallDelta) -> bytes:
+        call: dict[str, Any] = {"index": delta.index}
+        if delta.name:  # its first delta: what OpenAI's first one has
+            self._streamed_calls.add(delta.id)
+            call.update(id=delta.id, type="function")
+            call["function"] = {"name": delta.name, "arguments": delta.arguments}
+        else:
+            call["function"] = {"arguments": delta.arguments}
+        head: dict[str, Any] = {} if self._role_sent else {"content": None}
+        return self._frame({**head, "tool_calls": [call]})
 
     def encode_error(self, error: ApiError) -> bytes:
         return error_frame(self.family, error)
@@ -328,10 +348,12 @@ class ChunkEncoder:
         frames = b""
         if not self._role_sent:
             frames += self._frame({"content": ""})
-        if end.tool_calls:
+        whole = [call for call in end.tool_calls if call.get("id") not in self._streamed_calls]
+        if whole:  # calls not streamed as deltas (none from the engine's own streams)
+            first = len(self._streamed_calls)
             deltas = [
-                {"index": index, **call}
-                for index, call in enumerate(openai_tool_calls(end.tool_calls))
+                {"index": first + index, **call}
+                for index, call in enumerate(openai_tool_calls(whole))
             ]
             frames += self._frame({"tool_calls": deltas})
         frames += self._frame({}, finish_reason=end.finish_reason)

@@ -23,8 +23,8 @@ async def chat(caller: Caller, settings: Settings, body: V1ChatRequest) -> dict[
         messages=[message.model_dump() for message in body.messages],
         sampling=sampling,
     )
-    if body.stream:  # usage always comes last, errors in v1's envelope
-        return await chunk_frames(caller, request, include_usage=True, family=V1)
+    if body.stream:  # usage always comes last, errors in v1's envelope; it offers no tools
+        return await chunk_frames(caller, request, include_usage=True, family=V1, call_deltas=False)
     return completion_body(await complete(caller, request), request.model.id)
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from llm_api.binding.protocol import LOGPROBS, RunResult, SSEByteStream, TokenLogprob
 from llm_api.errors import ApiError, BackendError
+from llm_api.platform.embedded.call_reader import CallReader
 from llm_api.platform.embedded.grammar_check import CheckedGrammars, GrammarChecker
 from llm_api.platform.embedded.logprobs import Scored, TokenScores, token_bytes_of
 from llm_api.platform.embedded.request import (
@@ -288,31 +289,42 @@ class EmbeddedBackend:
                 put("error", exc)
 
         self._submit(job, work)
-        # With tools, the first character tells a call ("{", held back whole) from text.
+        # With tools, the first character tells a call ("{") from text; a call is sent as
+        # tool-call fragments as it is generated: its name, then pieces of its arguments.
         deciding = bool(job.tool_names)
-        held = ""
+        call: CallReader | None = None
+        undecided_logprobs: list[Any] = []  # sent only once the first piece is not a call
         try:
             while True:
                 kind, value = await queue.get()
                 if kind == "piece":
-                    if deciding:
-                        held += value
-                        if not held or held.startswith("{"):
-                            continue
-                        value, held, deciding = held, "", False
-                    yield encode_response(value)
+                    if deciding and value:
+                        deciding = False
+                        call = CallReader(job.tool_names) if value.startswith("{") else None
+                        if call is None:
+                            for entries in undecided_logprobs:
+                                yield encode_data({"response": "", "logprobs": entries})
+                    if call is not None:
+                        for fragment in call.feed(value):
+                            yield _fragment_frame(fragment)
+                    elif value:
+                        yield encode_response(value)
                 elif kind == "logprobs":  # the next piece's tokens: the service joins them
-                    yield encode_data({"response": "", "logprobs": value})
+                    if deciding:
+                        undecided_logprobs.append(value)
+                    elif call is None:  # a call's answer has none (logprobs: null)
+                        yield encode_data({"response": "", "logprobs": value})
                 elif kind == "error":
                     if isinstance(value, ApiError):
                         raise value
                     raise BackendError(f"llama.cpp failed: {value}") from value
                 else:
                     _text, count, finish = value
-                    response, calls, finish = shape_output(held, finish, job.tool_names)
-                    if response:  # a call cut short by max_tokens comes back as text
-                        yield encode_response(response)
-                    final = result_body("", calls, finish, job.prompt_tokens, count)
+                    if call is not None:
+                        for fragment in call.finish():  # a call cut inside its name
+                            yield _fragment_frame(fragment)
+                        finish = "tool_calls" if call.complete else finish
+                    final = result_body("", None, finish, job.prompt_tokens, count)
                     yield encode_data(final)
                     yield DONE_FRAME
                     return
@@ -384,3 +396,8 @@ class EmbeddedBackend:
                 if emit:
                     emit(tail)
         return "".join(parts), count, finish
+
+
+def _fragment_frame(fragment: dict[str, Any]) -> bytes:
+    """A tool-call fragment in the binding's stream (``events.parse_event`` reads it)."""
+    return encode_data({"response": "", "tool_calls": [fragment]})

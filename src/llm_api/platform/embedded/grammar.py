@@ -26,6 +26,8 @@ _CALL_RULE = "tool-call"
 #: Plain text for ``tool_choice: "auto"``: anything that cannot be mistaken for a call.
 _TEXT_RULES = "root ::= tool-call | text\ntext ::= [^{ \\t\\r\\n] .*"
 _CALL_SHAPE = '{"name": "<tool name>", "arguments": {<arguments>}}'
+#: the parameters of a tool that declares none: an empty list, not "any object"
+NO_PARAMETERS = {"type": "object", "properties": {}, "additionalProperties": False}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +50,8 @@ def parse_tools(raw: Any) -> tuple[Tool, ...]:
         spec = spec if isinstance(spec, dict) else item
         if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
             raise InvalidRequest("each tool needs a name", param="tools")
-        parameters = spec.get("parameters") or {"type": "object"}
+        # no parameters is an empty parameter list (OpenAI's rule): the arguments are {}
+        parameters = spec.get("parameters") or NO_PARAMETERS
         if not isinstance(parameters, dict):
             raise InvalidRequest(
                 f"tool {spec['name']!r}: parameters must be an object", param="tools"

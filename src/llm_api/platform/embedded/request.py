@@ -16,6 +16,7 @@ from typing import Any
 
 from llm_api.errors import ContextOverflow, InvalidRequest
 from llm_api.platform.embedded import grammar as shapes
+from llm_api.platform.embedded.call_reader import CallReader
 
 DEFAULT_MAX_TOKENS = 256  # Workers AI's default
 #: most stop sequences one request may give (OpenAI allows 4), and the longest one
@@ -250,11 +251,17 @@ def _number(inputs: dict[str, Any], key: str, kind: type, default: Any) -> Any:
 def shape_output(
     text: str, finish: str, tool_names: frozenset[str]
 ) -> tuple[str, list[dict[str, Any]] | None, str]:
-    """``(response, tool_calls, finish_reason)``: a complete call becomes ``tool_calls``."""
-    if tool_names and text.startswith("{") and finish != "length":
+    """``(response, tool_calls, finish_reason)``: a complete call becomes ``tool_calls``;
+    one cut by ``max_tokens`` too, its arguments the text generated (``finish`` "length")."""
+    if tool_names and text.startswith("{"):  # a call: the grammar's text never starts so
         call = shapes.parse_tool_call(text, tool_names)
         if call is not None:
             return "", [call], "tool_calls"
+        if finish == "length":
+            reader = CallReader(tool_names)
+            reader.feed(text)
+            cut = reader.cut_call()
+            return "", [cut] if cut else None, finish
     return text, None, finish
 
 

@@ -12,7 +12,13 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
-from llm_api.binding.events import StreamAssembler, openai_tool_call, parse_event, run_result
+from llm_api.binding.events import (
+    StreamAssembler,
+    StreamEvent,
+    openai_tool_call,
+    parse_event,
+    run_result,
+)
 from llm_api.binding.protocol import LOGPROBS, RunResult, SSEByteStream
 from llm_api.binding.upstream_errors import from_http_status
 from llm_api.errors import ApiError, BackendError, InvalidRequest
@@ -116,6 +122,8 @@ class OpenAICompatibleBackend(RemoteBackend):
                             yield encode_data({"response": text, "logprobs": event.logprobs})
                         elif text:
                             yield encode_response(text)
+                        if event.fragments or event.tool_calls:  # passed on as they arrive
+                            yield _calls_frame(event)
                     if done:
                         await drain(events)
         # The connection is back in the pool before the last frames: a consumer that
@@ -123,10 +131,25 @@ class OpenAICompatibleBackend(RemoteBackend):
         if not done and not assembler.finished:
             raise BackendError(f"{SERVICE} ended the stream before the answer was complete")
         final = assembler.result()
-        if final.get("tool_calls") and "finish_reason" not in final:
+        calls = final.pop("tool_calls", None)  # sent already, fragment by fragment
+        if calls and "finish_reason" not in final:
             final["finish_reason"] = "tool_calls"
         yield encode_data(final)
         yield DONE_FRAME
+
+
+def _calls_frame(event: StreamEvent) -> bytes:
+    """An event's tool calls in the binding's stream: fragments keep their ``index`` (the
+    generation service merges them), whole calls have none."""
+    fragments = [
+        {
+            "index": fragment["index"],
+            "id": fragment["id"] or None,
+            "function": {"name": fragment["name"] or None, "arguments": fragment["arguments"]},
+        }
+        for fragment in event.fragments
+    ]
+    return encode_data({"response": "", "tool_calls": [*event.tool_calls, *fragments]})
 
 
 def http_error(response: Response) -> ApiError:

@@ -220,25 +220,57 @@ def test_forced_tool_choice_returns_a_call(
     assert isinstance(call["arguments"][expected_key], str)
 
 
-def test_streamed_tool_call_sends_no_text_and_the_call_at_the_end(
+def test_streamed_tool_call_sends_its_name_then_its_arguments_as_generated(
     backend: EmbeddedBackend,
 ) -> None:
     inputs = ask("Weather in Rome?", max_tokens=48, tools=[WEATHER_TOOL], tool_choice="required")
-    events, _, _ = streamed(backend, inputs)
+    events, times, _ = streamed(backend, inputs)
 
-    final = events[-2]
-    assert events[:-2] == [] and events[-1] == "[DONE]"
-    assert final["response"] == "" and final["finish_reason"] == "tool_calls"
-    assert final["tool_calls"][0]["name"] == "get_weather"
-    assert isinstance(final["tool_calls"][0]["arguments"]["city"], str)
+    *fragments, final, done = events
+    assert done == "[DONE]" and final["finish_reason"] == "tool_calls"
+    assert "tool_calls" not in final and final["response"] == ""  # not repeated whole
+    assert all(event["response"] == "" for event in fragments)  # no text
+    calls = [event["tool_calls"][0] for event in fragments]
+    assert calls[0] == {
+        "index": 0,
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": ""},
+    }
+    assert len(calls) > 3 and all(set(call["function"]) == {"arguments"} for call in calls[1:])
+    arguments = "".join(call["function"]["arguments"] for call in calls)
+    assert json.loads(arguments) == completed(backend, inputs)["tool_calls"][0]["arguments"]
+    assert times[0] < times[len(calls) - 1]  # the name before the arguments are all there
 
 
-def test_call_cut_by_max_tokens_comes_back_as_text(backend: EmbeddedBackend) -> None:
-    inputs = ask("Weather in Rome?", max_tokens=4, tools=[WEATHER_TOOL], tool_choice="required")
-    result = completed(backend, inputs)
+def test_call_cut_by_max_tokens_comes_back_as_a_cut_call_not_as_text(
+    backend: EmbeddedBackend,
+) -> None:
+    inputs = ask("Weather in Rome?", tools=[WEATHER_TOOL], tool_choice="required")
+    events, _, _ = streamed(backend, {**inputs, "max_tokens": 48})
+    whole = "".join(event["tool_calls"][0]["function"]["arguments"] for event in events[:-2])
+    for max_tokens in (3, 16):  # cut inside the name, and inside the arguments
+        result = completed(backend, {**inputs, "max_tokens": max_tokens})
+        assert result["response"] == "" and result["finish_reason"] == "length"
+        [call] = result["tool_calls"]
+        assert call["name"] == "get_weather"
+        assert isinstance(call["arguments"], str) and whole.startswith(call["arguments"])
+        assert len(call["arguments"]) < len(whole)
 
-    assert "tool_calls" not in result and result["finish_reason"] == "length"
-    assert result["response"].startswith("{")
+        events, _, _ = streamed(backend, {**inputs, "max_tokens": max_tokens})
+        *fragments, final, _ = events
+        assert final["finish_reason"] == "length" and "tool_calls" not in final
+        assert fragments[0]["tool_calls"][0]["function"]["name"] == "get_weather"
+        pieces = [event["tool_calls"][0]["function"]["arguments"] for event in fragments]
+        assert "".join(pieces) == call["arguments"]
+    assert call["arguments"]  # 16 tokens reach into the arguments
+
+
+def test_tool_without_parameters_is_called_with_no_arguments(backend: EmbeddedBackend) -> None:
+    ping = {"type": "function", "function": {"name": "ping", "description": "Check the server."}}
+    result = completed(
+        backend, ask("Ping the server.", max_tokens=48, tools=[ping], tool_choice="required")
+    )
+    assert result["tool_calls"] == [{"name": "ping", "arguments": {}}]
 
 
 def test_tool_choice_none_answers_text(backend: EmbeddedBackend) -> None:

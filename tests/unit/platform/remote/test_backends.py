@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from llm_api.binding.events import StreamAssembler, parse_event
 from llm_api.binding.protocol import AIBinding
 from llm_api.errors import (
     ApiError,
@@ -349,17 +350,27 @@ def test_openai_stream_becomes_binding_frames(openai_fake: FakeOpenAI) -> None:
     assert (sent["stream"], sent["stream_options"]) == (True, {"include_usage": True})
 
 
-def test_openai_stream_joins_tool_call_fragments(openai_fake: FakeOpenAI) -> None:
+def test_openai_stream_passes_tool_call_fragments_on_as_they_arrive(
+    openai_fake: FakeOpenAI,
+) -> None:
     raw = asyncio.run(call_stream(oa_backend(openai_fake), {"prompt": "twotools", "tools": TOOLS}))
-    assert events(raw) == [
+    frames = events(raw)
+    assert frames[-2:] == [
         {
             "response": "",
             "usage": {"prompt_tokens": 1, "completion_tokens": 0, "total_tokens": 1},
-            "tool_calls": TWO_CALLS,  # the fragments joined, ids kept
-            "finish_reason": "tool_calls",
+            "finish_reason": "tool_calls",  # the calls are not repeated whole
         },
         "[DONE]",
     ]
+    fragments = frames[:-2]
+    assert len(fragments) > 2 and all(
+        set(frame) == {"response", "tool_calls"} for frame in fragments
+    )
+    assembler = StreamAssembler()
+    for frame in fragments:
+        assembler.feed(parse_event(json.dumps(frame)))
+    assert assembler.result()["tool_calls"] == TWO_CALLS  # the fragments joined, ids kept
 
 
 def test_openai_stream_survives_frames_split_inside_characters(openai_fake: FakeOpenAI) -> None:

@@ -20,7 +20,7 @@ from llm_api.services import native, openai, v1
 from llm_api.services.generation import Caller
 from llm_api.settings import Settings
 from tests.support.fake_upstreams import FakeWorkersAI, workers_ai_upstream
-from tests.support.sse import sse_data
+from tests.support.sse import sse_data, streamed_tool_calls
 
 GLM = "@cf/zai-org/glm-4.7-flash"
 OSS = "@cf/openai/gpt-oss-120b"
@@ -103,14 +103,11 @@ def test_tool_calls_in_the_chat_completions_shape_over_rest(fake, stream):
     sent = fake.state.requests[-1].body
     assert sent["tools"] == TOOLS and sent["tool_choice"] == "required"
     if stream:
-        events = sse_data(out)
-        calls = [
-            t for e in events[:-1] for c in e["choices"] for t in c["delta"].get("tool_calls", [])
-        ]
+        calls = streamed_tool_calls(sse_data(out))
     else:
-        calls = out["choices"][0]["message"]["tool_calls"]
-    assert calls[0]["function"]["name"] == "get_weather"
-    assert json.loads(calls[0]["function"]["arguments"]) == {"city": "Paris"}
+        calls = [call["function"] for call in out["choices"][0]["message"]["tool_calls"]]
+    assert calls[0]["name"] == "get_weather"
+    assert json.loads(calls[0]["arguments"]) == {"city": "Paris"}
 
 
 @pytest.mark.parametrize("family", ["native", "openai", "v1"])
