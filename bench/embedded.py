@@ -36,7 +36,8 @@ from servers import (
     wait_ready,
 )
 
-from llm_api.platform.embedded.backend import EmbeddedBackend, default_model_path, llama_build
+from llm_api.platform.embedded.backend import EmbeddedBackend
+from llm_api.platform.embedded.loading import default_model_path, llama_build
 
 MESSAGES = [
     {"role": "system", "content": "You are a storyteller for language learners."},

@@ -36,6 +36,12 @@ from llm_api.binding.tool_stream import ToolCallStream, cut_tool_call
 from llm_api.catalog import TABLE_CATALOG, Catalog, ModelInfo
 from llm_api.errors import BackendError, ContextOverflow, InvalidRequest, ModelRetired
 from llm_api.schemas.common import ResponseFormat
+from llm_api.services.generation_items import Completion as Completion
+from llm_api.services.generation_items import ReasoningDelta as ReasoningDelta
+from llm_api.services.generation_items import StreamEnd as StreamEnd
+from llm_api.services.generation_items import StreamItem as StreamItem
+from llm_api.services.generation_items import TextDelta as TextDelta
+from llm_api.services.generation_items import ToolCallDelta as ToolCallDelta
 from llm_api.services.serving import ReplyHeaders, retired_message, serving_model
 from llm_api.sse import iter_sse_data
 
@@ -130,55 +136,6 @@ def response_format_inputs(response_format: ResponseFormat | None) -> dict[str, 
         return {"type": "json_object"}
     assert response_format.json_schema is not None  # the model's validator requires it
     return {"type": "json_schema", "json_schema": response_format.json_schema.schema_}
-
-
-@dataclass(slots=True)
-class Completion:
-    text: str
-    usage: Usage
-    finish_reason: str
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    #: the model's thinking, never part of ``text``; only /v1 shows it (``reasoning_content``)
-    reasoning: str = ""
-    #: the tokens of ``text`` with their log-probabilities, where asked and given
-    logprobs: list[TokenLogprob] | None = None
-
-
-@dataclass(slots=True)
-class TextDelta:
-    text: str
-    #: the log-probabilities of this text's tokens, where asked and given
-    logprobs: list[TokenLogprob] | None = None
-
-
-@dataclass(slots=True)
-class ReasoningDelta:
-    """A piece of the model's thinking: /v1 sends it as ``reasoning_content``, others drop it."""
-
-    text: str
-
-
-@dataclass(slots=True)
-class ToolCallDelta:
-    """A tool call as it is generated: its first delta names it (``id``, ``name``, maybe
-    the start of its arguments), the later ones carry the next piece of its ``arguments``
-    text (``name`` empty). ``index`` is its position in ``StreamEnd.tool_calls``, which
-    has every call whole, with the same id."""
-
-    index: int
-    id: str
-    name: str
-    arguments: str
-
-
-@dataclass(slots=True)
-class StreamEnd:
-    usage: Usage
-    finish_reason: str
-    tool_calls: list[ToolCall] = field(default_factory=list)
-
-
-StreamItem = TextDelta | ReasoningDelta | ToolCallDelta | StreamEnd
 
 
 def _serve(caller: Caller, request: GenerationRequest) -> ModelInfo:

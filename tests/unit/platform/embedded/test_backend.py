@@ -20,9 +20,10 @@ import pytest
 
 from llm_api.errors import BackendError, ContextOverflow, InvalidRequest
 from llm_api.platform.embedded import limits
-from llm_api.platform.embedded.backend import PREFILL_CHUNK_TOKENS, EmbeddedBackend, llama_build
+from llm_api.platform.embedded.backend import PREFILL_CHUNK_TOKENS, EmbeddedBackend
 from llm_api.platform.embedded.grammar import response_format_gbnf
 from llm_api.platform.embedded.grammar_check import GRAMMAR_CACHE_ENTRIES
+from llm_api.platform.embedded.loading import llama_build
 from llm_api.sse import DONE_FRAME
 
 pytestmark = pytest.mark.llama  # loads llama.cpp: `make test` runs it, `make test-fast` skips it

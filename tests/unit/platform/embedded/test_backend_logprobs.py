@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from llm_api.platform.embedded.backend import EmbeddedBackend, default_model_path, llama_build
+from llm_api.platform.embedded.backend import EmbeddedBackend
+from llm_api.platform.embedded.loading import default_model_path, llama_build
 
 pytestmark = pytest.mark.llama  # loads llama.cpp: `make test` runs it, `make test-fast` skips it
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from llm_api.errors import BackendError, InvalidRequest
-from llm_api.platform.embedded.backend import default_model_path
 from llm_api.platform.embedded.grammar_check import CheckedGrammars, GrammarChecker
+from llm_api.platform.embedded.loading import default_model_path
 
 pytestmark = pytest.mark.llama  # loads llama.cpp: `make test` runs it, `make test-fast` skips it
 
