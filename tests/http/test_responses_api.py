@@ -10,6 +10,7 @@ import pytest
 
 from llm_api.errors import BackendBusy, BackendError
 from llm_api.keys import new_key
+from llm_api.sse import DONE_FRAME, encode_data
 from tests.support.responses_sdk import sdk_events, sdk_response
 
 MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
@@ -321,3 +322,28 @@ def test_stream_of_text_and_two_calls_numbers_the_items_in_order(client, ai):
     assert [delta["delta"] for delta in deltas] == ['{"city": "Lyon"}', '{"city": "Oslo"}']
     assert events[-1]["response"]["output"] == [event["item"] for event in done]
     assert len({item["item"]["id"] for item in done}) == 3
+
+
+def test_stream_sends_a_function_call_as_it_is_generated(client, ai):
+    """Argument pieces reach the client as the backend sends them (one delta each), not as
+    one delta at the end; the done event and the stored item join them."""
+    def chunk(call: dict, finish: str | None = None) -> bytes:
+        delta = {"tool_calls": [{"index": 0, **call}]} if call else {}
+        return encode_data({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+
+    pieces = ['{"city', '": "Ly', 'on"}']
+    ai.script(
+        raw_events=[
+            chunk({"id": "call_up", "type": "function", "function": {"name": "get_weather"}}),
+            *(chunk({"function": {"arguments": piece}}) for piece in pieces),
+            chunk({}, "tool_calls"),
+            DONE_FRAME,
+        ]
+    )
+    events = sdk_events(create(client, stream=True, tools=[WEATHER]).text)
+    deltas = [e["delta"] for e in events if e["type"] == "response.function_call_arguments.delta"]
+    assert deltas == pieces
+    [done] = [e for e in events if e["type"] == "response.function_call_arguments.done"]
+    assert done["arguments"] == '{"city": "Lyon"}' and done["name"] == "get_weather"
+    [item] = events[-1]["response"]["output"]
+    assert item["call_id"] == "call_up" and item["arguments"] == '{"city": "Lyon"}'

@@ -136,10 +136,12 @@ async def create(
         return await responses.keep(response, conversation + output_conversation(output))
 
     if body.stream:
-        items = await open_stream(caller, request)  # first: it may swap in a successor
+        # first: it may swap in a successor
+        items = await open_stream(caller, request, call_deltas=True)
         events = ResponseEvents(
             shell(response_id, created_at, request.model.id, body),
             lambda end: _calls(end, limit),
+            call_limit=limit,
         )
         return event_frames(items, events, finish)
     completion = await complete(caller, request)

@@ -6,9 +6,11 @@ its parts and deltas, ``output_item.done``; then ``response.completed`` (or
 event and ``response.failed``. Every event is ``event: <type>`` + ``data: {...}`` with a
 ``sequence_number`` counting from 0; no ``[DONE]`` (OpenAI sends none on this API).
 
-Tool calls arrive whole in ``StreamEnd`` today: each is sent as one arguments delta. The
-encoder keeps calls open by index (``_open_call``/``_call_delta``/``_close_call``), so a
-stream item carrying argument fragments needs only to call those as they come.
+A function call is sent as it is generated: ``output_item.added`` when the engine names it
+(``ToolCallDelta``), then each piece of its arguments as a
+``function_call_arguments.delta``; a call that arrives only whole in ``StreamEnd`` (a
+backend that answered in one piece) is sent as one delta. Calls past the request's limit
+(``parallel_tool_calls: false``, ``max_tool_calls``) are not sent.
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ from typing import Any
 
 from llm_api.binding.protocol import Usage
 from llm_api.errors import ApiError, RateLimited, public_error
-from llm_api.services.generation import ReasoningDelta, StreamEnd, StreamItem, TextDelta
+from llm_api.services.generation import (
+    ReasoningDelta,
+    StreamEnd,
+    StreamItem,
+    TextDelta,
+    ToolCallDelta,
+)
 from llm_api.services.responses_output import (
     call_item,
     item_id,
@@ -49,9 +57,12 @@ class _Open:
 
 
 class ResponseEvents:
-    def __init__(self, response: dict[str, Any], calls_of: OpenCalls) -> None:
+    def __init__(
+        self, response: dict[str, Any], calls_of: OpenCalls, call_limit: int | None = None
+    ) -> None:
         self.response = response
         self.calls_of = calls_of
+        self.call_limit = call_limit
         self.sequence = 0
         self.output: list[dict[str, Any]] = []  # items done, by output index
         self._reasoning: _Open | None = None
@@ -73,6 +84,8 @@ class ResponseEvents:
             return self._text(item.text)
         if isinstance(item, ReasoningDelta):
             return self._thinking(item.text)
+        if isinstance(item, ToolCallDelta):
+            return self._call_piece(item)
         return b""
 
     def end(self, end: StreamEnd) -> bytes:
@@ -176,6 +189,18 @@ class ResponseEvents:
             + self.event("response.content_part.done", {**at, "part": text_part(text)})
             + self._done(item, message_item(item.id, text, status))
         )
+
+    def _call_piece(self, delta: ToolCallDelta) -> bytes:
+        if self.call_limit is not None and delta.index >= self.call_limit:
+            return b""
+        frames = b""
+        if delta.index not in self._calls:
+            frames += self._close_reasoning()
+            call = {"id": delta.id, "type": "function", "function": {"name": delta.name}}
+            frames += self._open_call(delta.index, call)
+        if delta.arguments:
+            frames += self._call_delta(delta.index, delta.arguments)
+        return frames
 
     def _open_call(self, index: int, call: dict[str, Any]) -> bytes:
         self._calls[index] = opened = self._new("fc")
