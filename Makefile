@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint format check-worker clean
+.PHONY: install run test test-fast test-worker lint format check-worker clean
 
 # Re-install when the dependency list changes. Each step says what it does and how long it
 # usually takes. pip stays --quiet (its full output is hundreds of lines), so the long step
@@ -39,13 +39,30 @@ run: install
 
 # The browser tests (tests/e2e/test_*_browser.py) drive Debian's chromium through
 # Playwright; without it they skip, and `make test` says so as its last words.
-test: install node_modules/.installed lint
+test: install node_modules/.installed $(WORKER_WHEELS)/.installed lint
 	$(BIN)/python -m pytest; status=$$?; \
 	if ! command -v chromium >/dev/null 2>&1 && [ -z "$$LLM_API_CHROMIUM" ]; then \
 	  echo "*** BROWSER TESTS SKIPPED: no chromium here. Install it with" \
 	    "'apt-get install chromium' (.ci/run does) to run them; the 10 browser tests" \
 	    "add about 30 s (26.5 s measured on 2 cores). ***"; \
 	fi; exit $$status
+
+# The Worker under real Pyodide (tests/worker/harness/, README "Tests"): Node 22 from
+# node_modules runs src/entry.py on the npm package `pyodide`, with the Worker's wheels for
+# Python 3.14 from PyPI (pinned in tests/worker/harness/requirements.txt; 2.6 MB, seconds).
+# `make test` runs these tests too (pytest collects tests/worker/e2e/).
+WORKER_WHEELS := .worker-wheels
+WORKER_REQUIREMENTS := tests/worker/harness/requirements.txt
+$(WORKER_WHEELS)/.installed: $(WORKER_REQUIREMENTS) | $(INSTALLED)
+	@echo "==> Downloading the Worker's Pyodide wheels into $(WORKER_WHEELS) (seconds)"
+	rm -rf $(WORKER_WHEELS)
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: \
+	  --platform pyemscripten_2026_0_wasm32 --python-version 3.14 --abi cp314 \
+	  --implementation cp -r $(WORKER_REQUIREMENTS) -d $(WORKER_WHEELS)
+	touch $@
+
+test-worker: install node_modules/.installed $(WORKER_WHEELS)/.installed
+	$(BIN)/python -m pytest tests/worker/e2e
 
 # Everything but the e2e suite (a real server process) and the llama-marked tests (llama.cpp
 # and the model in the test process): tests/unit, tests/http, tests/worker, the layer check.
@@ -64,7 +81,7 @@ check-worker: node_modules/.installed
 	npm run check
 
 clean:
-	rm -rf $(VENV) node_modules .wrangler .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .wrangler .pytest_cache .ruff_cache $(WORKER_WHEELS)
 
 # Benchmarks (bench/README.md): not part of `make test`. Loopback only; every script
 # bounds its own time. LiteLLM gets its own venv so it never touches the project's.

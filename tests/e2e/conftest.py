@@ -22,9 +22,18 @@ if TYPE_CHECKING:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    external = bool(os.environ.get("LLM_API_E2E_BASE_URL"))
     for item in items:
         if "tests/e2e" in str(item.path):
             item.add_marker(pytest.mark.e2e)
+            if external and item.get_closest_marker("embedded_model"):
+                item.add_marker(pytest.mark.skip(reason=EXTERNAL_SKIP))
+
+
+EXTERNAL_SKIP = (
+    "needs the embedded model's determinism (same text at temperature 0, every time); "
+    "LLM_API_E2E_BASE_URL may serve any model"
+)
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +49,13 @@ def server() -> Iterator[Server | None]:
 @pytest.fixture(scope="session")
 def base_url(server: Server | None) -> str:
     return server.url if server else os.environ["LLM_API_E2E_BASE_URL"].rstrip("/")
+
+
+@pytest.fixture(scope="session")
+def engine(server: Server | None) -> str | None:
+    """What ``x-llm-backend`` starts with: the embedded model here; against
+    ``LLM_API_E2E_BASE_URL``, whatever that server runs (not checked)."""
+    return "embedded" if server else None
 
 
 @pytest.fixture(scope="session")

@@ -71,6 +71,7 @@ def test_length_finish_reason(sdk: openai.OpenAI) -> None:
     assert completion.usage.completion_tokens == 5
 
 
+@pytest.mark.embedded_model
 def test_stream_equals_create_at_temperature_zero(sdk: openai.OpenAI) -> None:
     args = {
         "model": "llama-3.2-3b-instruct",
