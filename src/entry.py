@@ -27,8 +27,9 @@ app = create_app(provider)
 class Default(WorkerEntrypoint):
     async def fetch(self, request: Request) -> js.Response:
         # The SDK's adapter reads the body, runs the app with ``scope["env"] = self.env``,
-        # and turns a response sent in several parts into a streaming Response.
-        return await asgi.fetch(app, request, self.env)
+        # and turns a response sent in several parts into a streaming Response. ``ctx``:
+        # older adapters keep a streamed response alive with ``ctx.waitUntil``.
+        return await asgi.fetch(app, request, self.env, self.ctx)
 
 
 class RateLimiter(DurableObject):

@@ -364,6 +364,29 @@ def test_each_request_gets_a_new_entrypoint_but_the_same_app_and_platform(runtim
     assert entry.app.state.platform_provider is entry.provider
 
 
+def test_fetch_passes_the_execution_context_to_the_asgi_adapter(runtime, entry, monkeypatch):
+    # SDKs before 1.1 (and workerd's built-in adapter) keep a streamed response alive with
+    # ctx.waitUntil, so without ctx a stream failed there; 1.9 takes ctx and ignores it.
+    seen: list[Any] = []
+    adapter = entry.asgi.fetch
+
+    async def spy(app: Any, request: Any, env: Any, ctx: Any = None, **kwargs: Any) -> Any:
+        seen.append(ctx)
+        return await adapter(app, request, env, ctx, **kwargs)
+
+    monkeypatch.setattr(entry.asgi, "fetch", spy)
+    context = execution_context()
+    default = entry.Default(context, worker_env(FakeAI()))
+
+    async def go() -> Any:
+        response = await default.fetch(js_request("GET", f"{BASE}/health"))
+        await runtime.settle()
+        return response
+
+    assert asyncio.run(go()).status == 200
+    assert seen == [default.ctx] and default.ctx is not None
+
+
 def test_the_fakes_are_gone_after_the_fixture():
     with installed() as runtime:
         runtime.load_entry()
