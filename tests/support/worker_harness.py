@@ -38,7 +38,7 @@ STARTUP_TIMEOUT_S = 120
 @dataclass(frozen=True)
 class Worker:
     url: str
-    key: str  # an API key made for the session (rpm 100,000: the suite's own key)
+    key: str  # an API key made at start (rpm 100,000: the suite's own); "" for another main
     admin_token: str
     pid: int
     startup_ms: int  # Pyodide loaded, wheels installed, entry.py imported
@@ -79,10 +79,13 @@ def _check_installed() -> None:
 @contextmanager
 def running_worker(
     *, ai: str = "scripted", vars: Mapping[str, str] | None = None, main: str = "entry",
-    src: Path = ROOT / "src",
+    src: Path = ROOT / "src", durable_objects: Mapping[str, str] | None = None,
 ) -> Iterator[Worker]:  # fmt: skip
     """The Worker on a free loopback port until the block ends. ``ai`` is ``"scripted"``
-    (the documented fixtures' answers) or an AI host's URL."""
+    (the documented fixtures' answers) or an AI host's URL. ``durable_objects`` maps
+    bindings to classes of ``main`` (default: wrangler.toml's, for ``entry``)."""
+    if durable_objects is None:
+        durable_objects = {"RATE_LIMITER": "RateLimiter"} if main == "entry" else {}
     _check_installed()
     admin_token = "adm_" + secrets.token_urlsafe(24)
     env_vars = {**wrangler_vars(), "ADMIN_TOKEN": admin_token, **(vars or {})}
@@ -91,12 +94,16 @@ def running_worker(
             str(NODE), "--disable-warning=ExperimentalWarning", str(HARNESS / "server.mjs"),
             "--port", "0", "--ai", ai, "--vars", json.dumps(env_vars), "--state-dir", state,
             "--main", main, "--src", str(src), "--wheels", str(WHEELS),
+            "--durable-objects", json.dumps(durable_objects),
         ]  # fmt: skip
         with _ready_process(command, "llm-api-worker") as (ready, process, log_path):
             url = str(ready["ready"])
             yield Worker(
                 url=url,
-                key=_new_key(url, admin_token, {"name": "e2e", "rpm": 100_000}),
+                # another main module (a bench's bare Worker) has no admin API
+                key=_new_key(url, admin_token, {"name": "e2e", "rpm": 100_000})
+                if main == "entry"
+                else "",
                 admin_token=admin_token,
                 pid=process.pid,
                 startup_ms=int(ready["startup_ms"]),
