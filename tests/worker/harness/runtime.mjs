@@ -70,13 +70,14 @@ function pendingWork(log) {
   return add;
 }
 
-/** Start the Worker; resolves to {fetch(request), env, pyodide, pending, startupMs}. */
+/** Start the Worker; resolves to {fetch(request), env, pyodide, pending, startupMs}.
+ * `fixtures` defaults to tests/support/fixtures/workers_ai (the scripted AI, the listing). */
 export async function startWorker({
   src,
   main = "entry",
   wheels,
   ai = "scripted",
-  fixtures,
+  fixtures = join(HERE, "..", "..", "support", "fixtures", "workers_ai"),
   vars = {},
   durableObjects = {},
   stateDir,
@@ -122,7 +123,9 @@ export async function startWorker({
   const callMethod = pyodide.pyimport("harness_rpc").call_method;
   const mainModule = pyodide.pyimport(main);
 
-  const source = ai === "scripted" ? new ScriptedAI(fixtures) : new ForwardingAI(ai);
+  // "scripted", an AI host's URL, or (benches) any object with run(model, inputs, options)
+  const source =
+    typeof ai === "object" ? ai : ai === "scripted" ? new ScriptedAI(fixtures) : new ForwardingAI(ai);
   env.AI = new Ai(source, listingFromFixture(fixtures));
   env.API_KEYS = new KvNamespace();
   for (const [binding, className] of Object.entries(durableObjects)) {

@@ -1,0 +1,140 @@
+// CPU per request of the Worker under real Pyodide (the figure Workers bills), next to a
+// bare Python Worker and a bare FastAPI app in the same process and run:
+//
+//   node_modules/.bin/node --disable-warning=ExperimentalWarning bench/worker_cpu.mjs \
+//     [--requests 200] [--batches 7] [--profile CASE] [--json FILE]
+//
+// Each case calls Default.fetch in a loop (no HTTP: the harness's runtime.mjs, as workerd
+// would), reads the whole body and waits for waitUntil work; process.cpuUsage() around each
+// batch; the cheapest batch is reported (noise only adds). The app's AI answers at once
+// (the scripted whole answer, or a stream of N short events). Needs .worker-wheels
+// (`make .worker-wheels/.installed`). --profile CASE prints a cProfile summary of that case
+// taken inside Pyodide.
+import { writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+import { startWorker } from "../tests/worker/harness/runtime.mjs";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const { values: opts } = parseArgs({
+  options: {
+    requests: { type: "string", default: "200" },
+    batches: { type: "string", default: "7" },
+    profile: { type: "string" },
+    json: { type: "string" },
+  },
+});
+const N = Number(opts.requests);
+const BATCHES = Number(opts.batches);
+const wheels = join(ROOT, ".worker-wheels");
+const quiet = () => {};
+const ADMIN = "adm_bench_token_0123456789abcdef";
+
+/** The app's AI: the documented whole answer, or a stream of `tokens` events at once. */
+class InstantAI {
+  tokens = 1;
+  async run(model, inputs) {
+    if (!inputs.stream) {
+      return { response: "Bonjour ! Je m'appelle Claude.", usage: { prompt_tokens: 31, completion_tokens: 9, total_tokens: 40 } };
+    }
+    const encoder = new TextEncoder();
+    let left = this.tokens;
+    return new ReadableStream({
+      pull(controller) {
+        if (left-- > 0) controller.enqueue(encoder.encode('data: {"response":"mot "}\n\n'));
+        else {
+          controller.enqueue(encoder.encode('data: {"response":"","usage":{"prompt_tokens":31,"completion_tokens":9,"total_tokens":40}}\n\ndata: [DONE]\n\n'));
+          controller.close();
+        }
+      },
+    });
+  }
+}
+
+const ai = new InstantAI();
+const bare = await startWorker({ src: join(ROOT, "bench", "worker_bare"), main: "bare_worker", wheels, log: quiet });
+const fastapi = await startWorker({ src: join(ROOT, "bench", "worker_bare"), main: "bare_fastapi", wheels, log: quiet });
+const app = await startWorker({
+  src: join(ROOT, "src"),
+  main: "entry",
+  wheels,
+  ai,
+  vars: { ADMIN_TOKEN: ADMIN },
+  durableObjects: { RATE_LIMITER: "RateLimiter" },
+  log: quiet,
+});
+
+const BASE = "https://llm-api.example.workers.dev";
+const json = (body, key) => ({
+  method: "POST",
+  headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
+  body: JSON.stringify(body),
+});
+const created = await app.fetch(new Request(`${BASE}/admin/keys`, { ...json({ name: "bench", rpm: 100000 }), headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` } }));
+const { key } = await created.json();
+const chat = { model: "llama-3.2-3b-instruct", messages: [{ role: "user", content: "Bonjour" }], max_tokens: 20 };
+
+const cases = [
+  { name: "bare Worker: GET /", worker: bare, make: () => new Request(`${BASE}/`) },
+  { name: "bare FastAPI: GET /health", worker: fastapi, make: () => new Request(`${BASE}/health`) },
+  { name: "bare FastAPI: POST /v1/chat/completions", worker: fastapi, make: () => new Request(`${BASE}/v1/chat/completions`, json(chat)) },
+  { name: "app: GET /health", worker: app, make: () => new Request(`${BASE}/health`) },
+  { name: "app: GET /v1/models (key)", worker: app, make: () => new Request(`${BASE}/v1/models`, { headers: { authorization: `Bearer ${key}` } }) },
+  { name: "app: POST /v1/chat/completions (key)", worker: app, make: () => new Request(`${BASE}/v1/chat/completions`, json(chat, key)) },
+  { name: "app: stream, 1 event", worker: app, tokens: 1, make: () => new Request(`${BASE}/v1/chat/completions`, json({ ...chat, stream: true }, key)) },
+  { name: "app: stream, 201 events", worker: app, tokens: 201, requests: Math.max(10, Math.round(N / 10)), make: () => new Request(`${BASE}/v1/chat/completions`, json({ ...chat, stream: true }, key)) },
+];
+
+async function call({ worker, make }) {
+  const response = await worker.fetch(make());
+  await response.arrayBuffer();
+  await worker.pending.drain();
+  if (response.status !== 200) throw new Error(`${make().url}: ${response.status}`);
+}
+
+async function cheapest(item) {
+  const n = item.requests ?? N;
+  ai.tokens = item.tokens ?? 1;
+  for (let i = 0; i < Math.min(n, 50); i++) await call(item); // warm-up
+  let best = Infinity;
+  for (let b = 0; b < BATCHES; b++) {
+    const start = process.cpuUsage();
+    for (let i = 0; i < n; i++) await call(item);
+    const used = process.cpuUsage(start);
+    best = Math.min(best, (used.user + used.system) / n);
+  }
+  return best;
+}
+
+const results = {};
+for (const item of cases) results[item.name] = await cheapest(item);
+const ms = (us) => (us / 1000).toFixed(3);
+const perChunk = (results["app: stream, 201 events"] - results["app: stream, 1 event"]) / 200;
+console.log(`CPU per request under Pyodide ${app.pyodide.version} (Node ${process.version}), cheapest of ${BATCHES} batches of ${N}:\n`);
+console.log("| case | CPU ms |\n|---|---|");
+for (const [name, us] of Object.entries(results)) console.log(`| ${name} | ${ms(us)} |`);
+console.log(`| app: per streamed event (201 - 1 events, / 200) | ${ms(perChunk)} |`);
+const overModels = results["app: GET /v1/models (key)"] - results["bare FastAPI: GET /health"];
+const overChat = results["app: POST /v1/chat/completions (key)"] - results["bare FastAPI: POST /v1/chat/completions"];
+console.log(`\nadded over bare FastAPI: GET /v1/models ${ms(overModels)} ms, POST chat ${ms(overChat)} ms`);
+console.log(`start-up (Pyodide, wheels, import): app ${Math.round(app.startupMs)} ms, bare FastAPI ${Math.round(fastapi.startupMs)} ms, bare Worker ${Math.round(bare.startupMs)} ms`);
+if (opts.json) writeFileSync(opts.json, JSON.stringify({ results, perChunk, overModels, overChat }, null, 1));
+
+if (opts.profile) {
+  const item = cases.find((c) => c.name.includes(opts.profile));
+  if (!item) throw new Error(`no case matches ${opts.profile}`);
+  ai.tokens = item.tokens ?? 1;
+  const py = item.worker.pyodide;
+  py.runPython("import cProfile; _bench_profile = cProfile.Profile(); _bench_profile.enable()");
+  for (let i = 0; i < N; i++) await call(item);
+  const report = py.runPython(`
+_bench_profile.disable()
+import io, pstats
+_out = io.StringIO()
+pstats.Stats(_bench_profile, stream=_out).sort_stats("tottime").print_stats(35)
+_out.getvalue()`);
+  console.log(`\ncProfile of ${N} x ${item.name} (tottime):\n${report}`);
+}
+process.exit(0);
