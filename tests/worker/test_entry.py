@@ -31,6 +31,7 @@ from tests.support.workers_fake.bindings import (
 )
 from tests.support.workers_fake.ffi import JsException, JsObject, Uint8Array
 from tests.support.workers_fake.js import ReadableStream, Response
+from tests.support.workers_fake.storage import JsStorage
 
 BASE = "https://llm-api.example.workers.dev"
 
@@ -385,6 +386,16 @@ def test_fetch_passes_the_execution_context_to_the_asgi_adapter(runtime, entry, 
 
     assert asyncio.run(go()).status == 200
     assert seen == [default.ctx] and default.ctx is not None
+
+
+def test_the_rate_limiter_runs_sql_on_the_js_storage_not_the_sdks_wrapper(runtime, entry):
+    # The SDK's wrapper converts every exec argument and result (python_to_rpc, a wrapped
+    # cursor): CPU on every hit under Pyodide, for values that are plain ints and strings.
+    storage = JsStorage()
+    limiter = entry.RateLimiter(JsObject({"storage": storage}), worker_env(FakeAI()))
+    assert limiter._state._sql is storage.sql
+    assert asyncio.run(limiter.hit(1))["admitted"]
+    assert not asyncio.run(limiter.hit(1))["admitted"]
 
 
 def test_the_fakes_are_gone_after_the_fixture():
