@@ -2,7 +2,7 @@
 // bare Python Worker and a bare FastAPI app in the same process and run:
 //
 //   node_modules/.bin/node --disable-warning=ExperimentalWarning bench/worker_cpu.mjs \
-//     [--requests 200] [--batches 7] [--profile CASE] [--json FILE]
+//     [--requests 200] [--batches 7] [--src DIR] [--before DIR] [--profile CASE] [--json FILE]
 //
 // Each case calls Default.fetch in a loop (no HTTP: the harness's runtime.mjs, as workerd
 // would), reads the whole body and waits for waitUntil work; process.cpuUsage() around each
@@ -26,6 +26,8 @@ const { values: opts } = parseArgs({
     "profile-sort": { type: "string", default: "tottime" },
     "profile-filter": { type: "string", default: "" },
     json: { type: "string" },
+    src: { type: "string" }, // the app's sources (default: src/)
+    before: { type: "string" }, // another tree measured alongside (bench/tree_at.sh REV DIR)
   },
 });
 const N = Number(opts.requests);
@@ -58,15 +60,20 @@ class InstantAI {
 const ai = new InstantAI();
 const bare = await startWorker({ src: join(ROOT, "bench", "worker_bare"), main: "bare_worker", wheels, log: quiet });
 const fastapi = await startWorker({ src: join(ROOT, "bench", "worker_bare"), main: "bare_fastapi", wheels, log: quiet });
-const app = await startWorker({
-  src: join(ROOT, "src"),
-  main: "entry",
-  wheels,
-  ai,
-  vars: { ADMIN_TOKEN: ADMIN },
-  durableObjects: { RATE_LIMITER: "RateLimiter" },
-  log: quiet,
-});
+async function startApp(src) {
+  const worker = await startWorker({
+    src,
+    main: "entry",
+    wheels,
+    ai,
+    vars: { ADMIN_TOKEN: ADMIN },
+    durableObjects: { RATE_LIMITER: "RateLimiter" },
+    log: quiet,
+  });
+  const init = { ...json({ name: "bench", rpm: 100000 }), headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` } };
+  const { key } = await (await worker.fetch(new Request(`${BASE}/admin/keys`, init))).json();
+  return { worker, key };
+}
 
 const BASE = "https://llm-api.example.workers.dev";
 const json = (body, key) => ({
@@ -74,20 +81,26 @@ const json = (body, key) => ({
   headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
   body: JSON.stringify(body),
 });
-const created = await app.fetch(new Request(`${BASE}/admin/keys`, { ...json({ name: "bench", rpm: 100000 }), headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN}` } }));
-const { key } = await created.json();
 const chat = { model: "llama-3.2-3b-instruct", messages: [{ role: "user", content: "Bonjour" }], max_tokens: 20 };
+const apps = { app: await startApp(opts.src ?? join(ROOT, "src")) };
+if (opts.before) apps.before = await startApp(opts.before);
+const app = apps.app.worker;
 
 const cases = [
   { name: "bare Worker: GET /", worker: bare, make: () => new Request(`${BASE}/`) },
   { name: "bare FastAPI: GET /health", worker: fastapi, make: () => new Request(`${BASE}/health`) },
   { name: "bare FastAPI: POST /v1/chat/completions", worker: fastapi, make: () => new Request(`${BASE}/v1/chat/completions`, json(chat)) },
-  { name: "app: GET /health", worker: app, make: () => new Request(`${BASE}/health`) },
-  { name: "app: GET /v1/models (key)", worker: app, make: () => new Request(`${BASE}/v1/models`, { headers: { authorization: `Bearer ${key}` } }) },
-  { name: "app: POST /v1/chat/completions (key)", worker: app, make: () => new Request(`${BASE}/v1/chat/completions`, json(chat, key)) },
-  { name: "app: stream, 1 event", worker: app, tokens: 1, make: () => new Request(`${BASE}/v1/chat/completions`, json({ ...chat, stream: true }, key)) },
-  { name: "app: stream, 201 events", worker: app, tokens: 201, requests: Math.max(10, Math.round(N / 10)), make: () => new Request(`${BASE}/v1/chat/completions`, json({ ...chat, stream: true }, key)) },
 ];
+for (const [label, { worker, key }] of Object.entries(apps)) {
+  const auth = { authorization: `Bearer ${key}` };
+  cases.push(
+    { name: `${label}: GET /health`, worker, make: () => new Request(`${BASE}/health`) },
+    { name: `${label}: GET /v1/models (key)`, worker, make: () => new Request(`${BASE}/v1/models`, { headers: auth }) },
+    { name: `${label}: POST /v1/chat/completions (key)`, worker, make: () => new Request(`${BASE}/v1/chat/completions`, json(chat, key)) },
+    { name: `${label}: stream, 1 event`, worker, tokens: 1, make: () => new Request(`${BASE}/v1/chat/completions`, json({ ...chat, stream: true }, key)) },
+    { name: `${label}: stream, 201 events`, worker, tokens: 201, requests: Math.max(10, Math.round(N / 10)), make: () => new Request(`${BASE}/v1/chat/completions`, json({ ...chat, stream: true }, key)) },
+  );
+}
 
 async function call({ worker, make }) {
   const response = await worker.fetch(make());
@@ -96,38 +109,44 @@ async function call({ worker, make }) {
   if (response.status !== 200) throw new Error(`${make().url}: ${response.status}`);
 }
 
-async function cheapest(item) {
+async function batch(item) {
   const n = item.requests ?? N;
   ai.tokens = item.tokens ?? 1;
   const objects = item.worker.env.RATE_LIMITER;
-  for (let i = 0; i < Math.min(n, 50); i++) await call(item); // warm-up
-  let best = { total: Infinity, object: 0 };
-  for (let b = 0; b < BATCHES; b++) {
-    const start = process.cpuUsage();
-    const objectStart = objects?.cpuMicros ?? 0;
-    for (let i = 0; i < n; i++) await call(item);
-    const used = process.cpuUsage(start);
-    const total = (used.user + used.system) / n;
-    if (total < best.total) best = { total, object: ((objects?.cpuMicros ?? 0) - objectStart) / n };
-  }
-  return best;
+  const start = process.cpuUsage();
+  const objectStart = objects?.cpuMicros ?? 0;
+  for (let i = 0; i < n; i++) await call(item);
+  const used = process.cpuUsage(start);
+  return { total: (used.user + used.system) / n, object: ((objects?.cpuMicros ?? 0) - objectStart) / n };
 }
 
-const measured = {};
-for (const item of cases) measured[item.name] = await cheapest(item);
+// Rounds: every case runs one batch per round, in an order that rotates, so that noise
+// falls on all of them alike; each case's cheapest batch is kept.
+for (const item of cases) for (let i = 0; i < Math.min(item.requests ?? N, 50); i++) await call(item);
+const measured = Object.fromEntries(cases.map((item) => [item.name, { total: Infinity, object: 0 }]));
+for (let round = 0; round < BATCHES; round++) {
+  for (let i = 0; i < cases.length; i++) {
+    const item = cases[(i + round) % cases.length];
+    const got = await batch(item);
+    if (got.total < measured[item.name].total) measured[item.name] = got;
+  }
+}
 // the Worker's own CPU: the Durable Object's calls are billed to the object (see above)
 const results = Object.fromEntries(Object.entries(measured).map(([name, m]) => [name, m.total - m.object]));
 const ms = (us) => (us / 1000).toFixed(3);
-const perChunk = (results["app: stream, 201 events"] - results["app: stream, 1 event"]) / 200;
-console.log(`CPU per request under Pyodide ${app.pyodide.version} (Node ${process.version}), cheapest of ${BATCHES} batches of ${N}:\n`);
+console.log(`CPU per request under Pyodide ${app.pyodide.version} (Node ${process.version}), cheapest of ${BATCHES} rotating rounds of batches of ${N}; app from ${opts.src ?? "src/"}${opts.before ? `, before from ${opts.before}` : ""}:\n`);
 console.log("| case | Worker CPU ms | + in the Durable Object |\n|---|---|---|");
 for (const [name, m] of Object.entries(measured)) console.log(`| ${name} | ${ms(m.total - m.object)} | ${m.object ? ms(m.object) : "–"} |`);
-console.log(`| app: per streamed event (201 - 1 events, / 200) | ${ms(perChunk)} | |`);
-const overModels = results["app: GET /v1/models (key)"] - results["bare FastAPI: GET /health"];
-const overChat = results["app: POST /v1/chat/completions (key)"] - results["bare FastAPI: POST /v1/chat/completions"];
-console.log(`\nadded over bare FastAPI: GET /v1/models ${ms(overModels)} ms, POST chat ${ms(overChat)} ms`);
+const summary = {};
+for (const label of Object.keys(apps)) {
+  const perChunk = (results[`${label}: stream, 201 events`] - results[`${label}: stream, 1 event`]) / 200;
+  const overModels = results[`${label}: GET /v1/models (key)`] - results["bare FastAPI: GET /health"];
+  const overChat = results[`${label}: POST /v1/chat/completions (key)`] - results["bare FastAPI: POST /v1/chat/completions"];
+  summary[label] = { perChunk, overModels, overChat };
+  console.log(`\n${label}: per streamed event (201 - 1 events, / 200) ${ms(perChunk)} ms; added over bare FastAPI: GET /v1/models ${ms(overModels)} ms, POST chat ${ms(overChat)} ms`);
+}
 console.log(`start-up (Pyodide, wheels, import): app ${Math.round(app.startupMs)} ms, bare FastAPI ${Math.round(fastapi.startupMs)} ms, bare Worker ${Math.round(bare.startupMs)} ms`);
-if (opts.json) writeFileSync(opts.json, JSON.stringify({ measured, results, perChunk, overModels, overChat }, null, 1));
+if (opts.json) writeFileSync(opts.json, JSON.stringify({ measured, results, summary }, null, 1));
 
 if (opts.profile) {
   const item = cases.find((c) => c.name.includes(opts.profile));

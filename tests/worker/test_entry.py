@@ -398,6 +398,17 @@ def test_the_rate_limiter_runs_sql_on_the_js_storage_not_the_sdks_wrapper(runtim
     assert not asyncio.run(limiter.hit(1))["admitted"]
 
 
+def test_the_platform_calls_the_js_bindings_not_the_sdks_wrappers(runtime, entry, worker):
+    # The SDK wraps env per request; its binding wrappers convert every argument and result
+    # again, CPU on each KV read, Durable Object call and AI run under Pyodide.
+    ai = worker.env.AI
+    platform = entry.provider({"env": entry.Default(execution_context(), worker.env).env})
+    assert platform.keys._kv is worker.kv
+    assert platform.limiter._namespace is worker.objects
+    assert platform.usage._namespace is worker.objects
+    assert platform.ai._ai is ai
+
+
 def test_the_fakes_are_gone_after_the_fixture():
     with installed() as runtime:
         runtime.load_entry()
