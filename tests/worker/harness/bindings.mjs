@@ -316,8 +316,12 @@ export class DurableObjectNamespace {
     this.#pending = pending;
   }
 
+  #ids = new Map(); // name -> id: hashing a name per call would bill workerd's native work to the Worker
   idFromName(name) {
-    return new DurableObjectId(String(name));
+    const key = String(name);
+    let id = this.#ids.get(key);
+    if (id === undefined) this.#ids.set(key, (id = new DurableObjectId(key)));
+    return id;
   }
 
   getByName(name) {
