@@ -93,6 +93,8 @@ BENCH_TREES := $(or $(TMPDIR),/tmp)/llm-api-bench
 BENCH_BEFORE_REV := d296971^
 BENCH_HTTPX_REV := d7a2c0e
 BENCH_OWNCLIENT_REV := 8ea2928
+# the Worker before its CPU fixes under Pyodide (issue 16): bench/worker_cpu.mjs --before
+BENCH_WORKER_BEFORE_REV := 6d45894
 
 bench/.venv-litellm/.installed:
 	$(PYTHON) -m venv bench/.venv-litellm
@@ -103,7 +105,7 @@ bench/.venv-litellm/.installed:
 .PHONY: bench
 bench: SHELL := /bin/bash
 bench: .SHELLFLAGS := -o pipefail -c
-bench: install bench/.venv-litellm/.installed
+bench: install bench/.venv-litellm/.installed node_modules/.installed $(WORKER_WHEELS)/.installed
 	sh bench/tree_at.sh '$(BENCH_BEFORE_REV)' $(BENCH_TREES)/before
 	sh bench/tree_at.sh $(BENCH_HTTPX_REV) $(BENCH_TREES)/httpx
 	sh bench/tree_at.sh $(BENCH_OWNCLIENT_REV) $(BENCH_TREES)/ownclient
@@ -132,3 +134,7 @@ bench: install bench/.venv-litellm/.installed
 	$(BIN)/python bench/gc_pauses.py | tee $(BENCH_OUT)/gc-pauses.md
 	$(BIN)/python bench/embedded.py --json $(BENCH_OUT)/embedded.json \
 	  --variant api-asyncio=,LLM_API_LOOP=asyncio | tee $(BENCH_OUT)/embedded.md
+	sh bench/tree_at.sh $(BENCH_WORKER_BEFORE_REV) $(BENCH_TREES)/worker-before
+	timeout 900 node_modules/.bin/node --disable-warning=ExperimentalWarning bench/worker_cpu.mjs \
+	  --before $(BENCH_TREES)/worker-before/src --json $(BENCH_OUT)/worker-cpu.json \
+	  | tee $(BENCH_OUT)/worker-cpu.md
