@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# the Worker harness's Pyodide wheels (see test-worker below)
+WORKER_WHEELS := .worker-wheels
+WORKER_REQUIREMENTS := tests/worker/harness/requirements.txt
 
 .PHONY: install run test test-fast test-worker lint format check-worker clean
 
@@ -51,8 +54,6 @@ test: install node_modules/.installed $(WORKER_WHEELS)/.installed lint
 # node_modules runs src/entry.py on the npm package `pyodide`, with the Worker's wheels for
 # Python 3.14 from PyPI (pinned in tests/worker/harness/requirements.txt; 2.6 MB, seconds).
 # `make test` runs these tests too (pytest collects tests/worker/e2e/).
-WORKER_WHEELS := .worker-wheels
-WORKER_REQUIREMENTS := tests/worker/harness/requirements.txt
 $(WORKER_WHEELS)/.installed: $(WORKER_REQUIREMENTS) | $(INSTALLED)
 	@echo "==> Downloading the Worker's Pyodide wheels into $(WORKER_WHEELS) (seconds)"
 	rm -rf $(WORKER_WHEELS)
