@@ -102,7 +102,13 @@ export class ForwardingAI {
         res.on("data", (chunk) => chunks.push(chunk));
         res.on("error", reject);
         res.on("end", () => {
-          const value = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+          let value;
+          try {
+            value = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+          } catch (error) {
+            reject(new Error(`the AI host answered ${res.statusCode} with no JSON: ${error.message}`));
+            return;
+          }
           if (res.statusCode === 200) resolve(value);
           else reject(thrown(value));
         });
