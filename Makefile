@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# the Worker harness's Pyodide wheels (see test-worker below)
+WORKER_WHEELS := .worker-wheels
+WORKER_REQUIREMENTS := tests/worker/harness/requirements.txt
 
-.PHONY: install run test test-fast lint format check-worker clean
+.PHONY: install run test test-fast test-worker lint format check-worker clean
 
 # Re-install when the dependency list changes. Each step says what it does and how long it
 # usually takes. pip stays --quiet (its full output is hundreds of lines), so the long step
@@ -39,13 +42,28 @@ run: install
 
 # The browser tests (tests/e2e/test_*_browser.py) drive Debian's chromium through
 # Playwright; without it they skip, and `make test` says so as its last words.
-test: install node_modules/.installed lint
+test: install node_modules/.installed $(WORKER_WHEELS)/.installed lint
 	$(BIN)/python -m pytest; status=$$?; \
 	if ! command -v chromium >/dev/null 2>&1 && [ -z "$$LLM_API_CHROMIUM" ]; then \
 	  echo "*** BROWSER TESTS SKIPPED: no chromium here. Install it with" \
 	    "'apt-get install chromium' (.ci/run does) to run them; the 12 browser tests" \
 	    "add about 35 s (26.5 s measured on 2 cores for 10, about 7 s for the other 2). ***"; \
 	fi; exit $$status
+
+# The Worker under real Pyodide (tests/worker/harness/, README "Tests"): Node 22 from
+# node_modules runs src/entry.py on the npm package `pyodide`, with the Worker's wheels for
+# Python 3.14 from PyPI (pinned in tests/worker/harness/requirements.txt; 2.6 MB, seconds).
+# `make test` runs these tests too (pytest collects tests/worker/e2e/).
+$(WORKER_WHEELS)/.installed: $(WORKER_REQUIREMENTS) | $(INSTALLED)
+	@echo "==> Downloading the Worker's Pyodide wheels into $(WORKER_WHEELS) (seconds)"
+	rm -rf $(WORKER_WHEELS)
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: \
+	  --platform pyemscripten_2026_0_wasm32 --python-version 3.14 --abi cp314 \
+	  --implementation cp -r $(WORKER_REQUIREMENTS) -d $(WORKER_WHEELS)
+	touch $@
+
+test-worker: install node_modules/.installed $(WORKER_WHEELS)/.installed
+	$(BIN)/python -m pytest tests/worker/e2e
 
 # Everything but the e2e suite (a real server process) and the llama-marked tests (llama.cpp
 # and the model in the test process): tests/unit, tests/http, tests/worker, the layer check.
@@ -64,7 +82,7 @@ check-worker: node_modules/.installed
 	npm run check
 
 clean:
-	rm -rf $(VENV) node_modules .wrangler .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .wrangler .pytest_cache .ruff_cache $(WORKER_WHEELS)
 
 # Benchmarks (bench/README.md): not part of `make test`. Loopback only; every script
 # bounds its own time. LiteLLM gets its own venv so it never touches the project's.
@@ -76,6 +94,8 @@ BENCH_TREES := $(or $(TMPDIR),/tmp)/llm-api-bench
 BENCH_BEFORE_REV := d296971^
 BENCH_HTTPX_REV := d7a2c0e
 BENCH_OWNCLIENT_REV := 8ea2928
+# the Worker before its CPU fixes under Pyodide (issue 16): bench/worker_cpu.mjs --before
+BENCH_WORKER_BEFORE_REV := 6d45894
 
 bench/.venv-litellm/.installed:
 	$(PYTHON) -m venv bench/.venv-litellm
@@ -86,7 +106,7 @@ bench/.venv-litellm/.installed:
 .PHONY: bench
 bench: SHELL := /bin/bash
 bench: .SHELLFLAGS := -o pipefail -c
-bench: install bench/.venv-litellm/.installed
+bench: install bench/.venv-litellm/.installed node_modules/.installed $(WORKER_WHEELS)/.installed
 	sh bench/tree_at.sh '$(BENCH_BEFORE_REV)' $(BENCH_TREES)/before
 	sh bench/tree_at.sh $(BENCH_HTTPX_REV) $(BENCH_TREES)/httpx
 	sh bench/tree_at.sh $(BENCH_OWNCLIENT_REV) $(BENCH_TREES)/ownclient
@@ -115,3 +135,7 @@ bench: install bench/.venv-litellm/.installed
 	$(BIN)/python bench/gc_pauses.py | tee $(BENCH_OUT)/gc-pauses.md
 	$(BIN)/python bench/embedded.py --json $(BENCH_OUT)/embedded.json \
 	  --variant api-asyncio=,LLM_API_LOOP=asyncio | tee $(BENCH_OUT)/embedded.md
+	sh bench/tree_at.sh $(BENCH_WORKER_BEFORE_REV) $(BENCH_TREES)/worker-before
+	timeout 900 node_modules/.bin/node --disable-warning=ExperimentalWarning bench/worker_cpu.mjs \
+	  --before $(BENCH_TREES)/worker-before/src --json $(BENCH_OUT)/worker-cpu.json \
+	  | tee $(BENCH_OUT)/worker-cpu.md

@@ -27,8 +27,9 @@ app = create_app(provider)
 class Default(WorkerEntrypoint):
     async def fetch(self, request: Request) -> js.Response:
         # The SDK's adapter reads the body, runs the app with ``scope["env"] = self.env``,
-        # and turns a response sent in several parts into a streaming Response.
-        return await asgi.fetch(app, request, self.env)
+        # and turns a response sent in several parts into a streaming Response. ``ctx``:
+        # older adapters keep a streamed response alive with ``ctx.waitUntil``.
+        return await asgi.fetch(app, request, self.env, self.ctx)
 
 
 class RateLimiter(DurableObject):
@@ -41,8 +42,11 @@ class RateLimiter(DurableObject):
     """
 
     def __init__(self, ctx: js.DurableObjectState, env: js.Env) -> None:
-        super().__init__(ctx, env)  # the SDK wraps ctx, so ctx.storage.sql converts results
-        self._state = RateLimiterState(self.ctx.storage)
+        super().__init__(ctx, env)
+        # The JS storage itself, not the SDK's wrapper around it (SDK >= 1.5): sql.exec takes
+        # plain ints and strings, and RateLimiterState reads raw cursors; the wrapper's
+        # conversion of every argument and result cost CPU on every hit (bench/README.md).
+        self._state = RateLimiterState(getattr(self.ctx, "_ctx", self.ctx).storage)
 
     async def hit(self, limit: int) -> dict[str, Any]:
         return self._state.hit(limit)

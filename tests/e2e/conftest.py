@@ -22,9 +22,23 @@ if TYPE_CHECKING:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    external = bool(os.environ.get("LLM_API_E2E_BASE_URL"))
     for item in items:
         if "tests/e2e" in str(item.path):
             item.add_marker(pytest.mark.e2e)
+            if external and item.get_closest_marker("embedded_model"):
+                item.add_marker(pytest.mark.skip(reason=EXTERNAL_SKIP))
+            if external and item.get_closest_marker("embedded_engine"):
+                item.add_marker(pytest.mark.skip(reason=ENGINE_SKIP))
+
+
+EXTERNAL_SKIP = (
+    "needs the embedded model's determinism (same text at temperature 0, every time); "
+    "LLM_API_E2E_BASE_URL may serve any model"
+)
+#: Workers AI takes no tool_choice for legacy-shape models (binding.workers_ai emulates it
+#: by filtering the tools), so a forced call is guaranteed only where the engine forces it
+ENGINE_SKIP = "needs the embedded backend's own tool_choice enforcement (a llama.cpp grammar)"
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +54,13 @@ def server() -> Iterator[Server | None]:
 @pytest.fixture(scope="session")
 def base_url(server: Server | None) -> str:
     return server.url if server else os.environ["LLM_API_E2E_BASE_URL"].rstrip("/")
+
+
+@pytest.fixture(scope="session")
+def engine(server: Server | None) -> str | None:
+    """What ``x-llm-backend`` starts with: the embedded model here; against
+    ``LLM_API_E2E_BASE_URL``, whatever that server runs (not checked)."""
+    return "embedded" if server else None
 
 
 @pytest.fixture(scope="session")

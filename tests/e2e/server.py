@@ -31,6 +31,11 @@ class Server:
     state_dir: Path
     pid: int  # the server process, for tests that watch its memory or CPU
 
+    def new_key(self, name: str, *, rpm: int | None = None) -> str:
+        """Another key for this server (``llm-api keys create``); the Worker harness's
+        ``Worker.new_key`` does the same over its admin API."""
+        return create_key(self.state_dir, *(["--rpm", str(rpm)] if rpm else []), name=name)
+
 
 def create_key(state_dir: Path, *extra: str, name: str = "e2e") -> str:
     """`llm-api keys create`: the key is alone on the last line of its output."""

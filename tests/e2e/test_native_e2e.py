@@ -1,4 +1,8 @@
-"""The native API end to end: real server, real embedded model, real HTTP."""
+"""The native API end to end: real server, real embedded model, real HTTP.
+
+Also run against the Worker under Pyodide (tests/worker/e2e/), whose AI binding forwards to
+the embedded model; ``engine`` is the engine the server names in ``x-llm-backend``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
 from llm_api.catalog import MODELS
 
@@ -23,12 +28,12 @@ def test_health_and_models(http: httpx.Client) -> None:
     assert "@cf/zai-org/glm-4.7-flash" in ids[6:]
 
 
-def test_generate_returns_text_and_real_usage(http: httpx.Client) -> None:
+def test_generate_returns_text_and_real_usage(http: httpx.Client, engine: str | None) -> None:
     response = http.post(
         "/api/llm/generate", json={"prompt": PROMPT, "max_tokens": 40, "temperature": 0}
     )
     assert response.status_code == 200, response.text
-    assert response.headers["x-llm-backend"].startswith("embedded")
+    assert response.headers["x-llm-backend"].startswith(engine or "")
     body = response.json()
     assert body["model"] == "@cf/meta/llama-4-scout-17b-16e-instruct"
     assert body["text"].strip()
@@ -78,6 +83,7 @@ def test_stream_delivers_tokens_while_the_model_is_still_generating(http: httpx.
     assert first_token_at < done_at * 0.5, (first_token_at, done_at)
 
 
+@pytest.mark.embedded_model
 def test_streamed_text_equals_non_streamed_text_at_temperature_zero(http: httpx.Client) -> None:
     payload = {"prompt": "Name two colors.", "max_tokens": 30, "temperature": 0, "seed": 1}
     whole = http.post("/api/llm/generate", json=payload).json()["text"]
@@ -90,6 +96,7 @@ def test_streamed_text_equals_non_streamed_text_at_temperature_zero(http: httpx.
     assert "".join(pieces) == whole
 
 
+@pytest.mark.embedded_model
 def test_concurrent_requests_are_all_answered_correctly(base_url: str, http: httpx.Client) -> None:
     payload = {"prompt": "Say hello in Italian.", "max_tokens": 20, "temperature": 0}
     expected = http.post("/api/llm/generate", json=payload).json()["text"]

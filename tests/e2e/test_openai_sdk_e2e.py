@@ -71,6 +71,7 @@ def test_length_finish_reason(sdk: openai.OpenAI) -> None:
     assert completion.usage.completion_tokens == 5
 
 
+@pytest.mark.embedded_model
 def test_stream_equals_create_at_temperature_zero(sdk: openai.OpenAI) -> None:
     args = {
         "model": "llama-3.2-3b-instruct",
@@ -103,6 +104,7 @@ def test_stream_with_include_usage(sdk: openai.OpenAI) -> None:
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens > 0
 
 
+@pytest.mark.embedded_engine
 @pytest.mark.parametrize(
     "tool_choice",
     ["required", {"type": "function", "function": {"name": "get_time"}}],
@@ -152,6 +154,7 @@ def test_tool_choice_auto_answers_with_a_call_or_text(sdk: openai.OpenAI) -> Non
         assert message.content
 
 
+@pytest.mark.embedded_engine
 def test_streamed_tool_calls_join_into_valid_json(sdk: openai.OpenAI) -> None:
     stream = sdk.chat.completions.create(
         model=TOOL_MODEL,

@@ -1,7 +1,8 @@
 """Keys, rate limits and CORS on the real server, with real clients.
 
 The server runs the `openai` backend in front of the fast fake upstream, so these
-tests measure the gateway, not the model.
+tests measure the gateway, not the model. tests/worker/e2e/ runs the first three against
+the Worker under Pyodide (its Durable Object is the rate limiter there).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.server import Server, create_key, running_server, serving
+from tests.e2e.server import Server, running_server, serving
 from tests.support.fake_upstreams import openai_upstream
 
 MESSAGES = [{"role": "user", "content": "hello"}]
@@ -39,7 +40,7 @@ def test_no_key_raises_authentication_error(gateway: Server) -> None:
 
 
 def test_rate_limit_error_and_the_sdk_waits_retry_after(gateway: Server) -> None:
-    key = create_key(gateway.state_dir, "--rpm", "2", name="tight")
+    key = gateway.new_key("tight", rpm=2)
     sent: list[float] = []
     http_client = httpx.Client(event_hooks={"request": [lambda _: sent.append(time.monotonic())]})
     sdk = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=key, http_client=http_client)

@@ -31,6 +31,7 @@ from tests.support.workers_fake.bindings import (
 )
 from tests.support.workers_fake.ffi import JsException, JsObject, Uint8Array
 from tests.support.workers_fake.js import ReadableStream, Response
+from tests.support.workers_fake.storage import JsStorage
 
 BASE = "https://llm-api.example.workers.dev"
 
@@ -363,6 +364,50 @@ def test_each_request_gets_a_new_entrypoint_but_the_same_app_and_platform(runtim
     platform = entry.provider({"env": first.env})
     assert entry.provider({"env": second.env}) is platform
     assert entry.app.state.platform_provider is entry.provider
+
+
+def test_fetch_passes_the_execution_context_to_the_asgi_adapter(runtime, entry, monkeypatch):
+    # SDKs before 1.1 (and workerd's built-in adapter) keep a streamed response alive with
+    # ctx.waitUntil, so without ctx a stream failed there; 1.9 takes ctx and ignores it.
+    seen: list[Any] = []
+    adapter = entry.asgi.fetch
+
+    async def spy(app: Any, request: Any, env: Any, ctx: Any = None, **kwargs: Any) -> Any:
+        seen.append(ctx)
+        return await adapter(app, request, env, ctx, **kwargs)
+
+    monkeypatch.setattr(entry.asgi, "fetch", spy)
+    context = execution_context()
+    default = entry.Default(context, worker_env(FakeAI()))
+
+    async def go() -> Any:
+        response = await default.fetch(js_request("GET", f"{BASE}/health"))
+        await runtime.settle()
+        return response
+
+    assert asyncio.run(go()).status == 200
+    assert seen == [default.ctx] and default.ctx is not None
+
+
+def test_the_rate_limiter_runs_sql_on_the_js_storage_not_the_sdks_wrapper(runtime, entry):
+    # The SDK's wrapper converts every exec argument and result (python_to_rpc, a wrapped
+    # cursor): CPU on every hit under Pyodide, for values that are plain ints and strings.
+    storage = JsStorage()
+    limiter = entry.RateLimiter(JsObject({"storage": storage}), worker_env(FakeAI()))
+    assert limiter._state._sql is storage.sql
+    assert asyncio.run(limiter.hit(1))["admitted"]
+    assert not asyncio.run(limiter.hit(1))["admitted"]
+
+
+def test_the_platform_calls_the_js_bindings_not_the_sdks_wrappers(runtime, entry, worker):
+    # The SDK wraps env per request; its binding wrappers convert every argument and result
+    # again, CPU on each KV read, Durable Object call and AI run under Pyodide.
+    ai = worker.env.AI
+    platform = entry.provider({"env": entry.Default(execution_context(), worker.env).env})
+    assert platform.keys._kv is worker.kv
+    assert platform.limiter._namespace is worker.objects
+    assert platform.usage._namespace is worker.objects
+    assert platform.ai._ai is ai
 
 
 def test_the_fakes_are_gone_after_the_fixture():

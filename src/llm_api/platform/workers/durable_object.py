@@ -13,8 +13,9 @@ rows of JS objects may also appear depending on SDK version; :func:`rows` accept
 of these, so the adapter in ``entry.py`` can pass ``ctx.storage`` straight through.
 
 Times are integer milliseconds (``Date.now()``), stored as INTEGER. The pure algorithm
-gets them relative to ``now`` — ``(at - now_ms) / 1000``, an exact integer divided once —
-so the 60 s boundary is decided exactly, not up to float rounding of epoch seconds.
+(``ratelimit.decide``) runs on them with a 60,000 ms window, so the 60 s boundary is
+decided exactly, not up to float rounding of epoch seconds; only the answer's two
+durations become seconds.
 
 Each object is single-threaded and nothing here awaits, so a hit's check-and-insert is
 atomic. The window is also cached in memory (the object stays alive between requests),
@@ -29,10 +30,11 @@ save reads the count once per object life, then only the rows it touches.
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from collections.abc import Iterable
 from typing import Any
 
-from llm_api.ratelimit import DEFAULT_WINDOW_S, admit
+from llm_api.ratelimit import DEFAULT_WINDOW_S, decide
 from llm_api.stored_responses import MAX_RESPONSES_PER_KEY, RETENTION_S, check_record, expired
 from llm_api.usage import DEFAULT_DAYS, UsageEntry, first_day, utc_day
 
@@ -75,21 +77,32 @@ class RateLimiterState:
         self._stored: int | None = None  # rows in responses; None: not yet (or re-)counted
 
     def hit(self, limit: int, now_ms: float | None = None) -> dict[str, Any]:
-        """Admit or reject one request at ``now_ms``; return the ``Decision`` as a dict."""
-        now = _now_ms() if now_ms is None else int(now_ms)
+        """Admit or reject one request at ``now_ms``; return the ``Decision`` as a dict.
+
+        The log stays sorted (times only grow: one that stepped back counts as the latest),
+        so what expired is found by bisection and nothing is sorted or copied per hit: a key
+        allowed 100,000 a minute once cost 0.7 ms of CPU per hit under Pyodide sorting its log.
+        """
         log = self._load_log()
+        now = _now_ms() if now_ms is None else int(now_ms)
+        if log and now < log[-1]:
+            now = log[-1]
         cutoff = now - self._window_ms
-        live = [at for at in log if at > cutoff]
-        relative = [(at - now) / 1000 for at in live]
-        decision, _ = admit(relative, 0.0, int(limit), self._window_ms / 1000)
+        stale = bisect_right(log, cutoff)
+        limit = int(limit)
         # Storage first, memory after: if a write throws, the cache still matches the table.
-        if len(live) < len(log):
+        if stale:
             self._exec("DELETE FROM admissions WHERE at <= ?", cutoff)
-        if decision.admitted:
+            del log[:stale]
+        if len(log) < limit:
             self._exec("INSERT INTO admissions (at) VALUES (?)", now)
-            live.append(now)
-        self._log = live
-        return decision.to_dict()
+        # integer ms throughout (exact at the boundary), seconds only in the answer
+        decision = decide(log, now, limit, self._window_ms)
+        return {
+            **decision.to_dict(),
+            "reset_after_s": decision.reset_after_s / 1000,
+            "retry_after_s": decision.retry_after_s / 1000,
+        }
 
     def record_usage(
         self,

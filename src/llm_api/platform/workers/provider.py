@@ -134,7 +134,10 @@ class WorkersProvider:
         self._platform: Platform | None = None
 
     def __call__(self, scope: MutableMapping[str, Any]) -> Platform:
-        env = scope["env"]
+        # The JS env itself, not the SDK's wrapper: its bindings would convert every
+        # argument and result (python_to_rpc / python_from_rpc) on each call, CPU spent on
+        # every request under Pyodide (bench/README.md §4); ffi.py converts what it sends.
+        env = getattr(scope["env"], "_env", scope["env"])
         key = _env_key(env)
         if self._platform is None or key != self._key:
             ai = WorkersAIBinding(_ai_binding(env))
