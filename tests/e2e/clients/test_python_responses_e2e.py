@@ -70,6 +70,22 @@ def test_parse_with_a_pydantic_model(sdk: openai.OpenAI) -> None:
     assert parsed.output_parsed.name
 
 
+def test_a_conversation_is_stored_continued_retrieved_and_deleted(sdk: openai.OpenAI) -> None:
+    """No tools: runs on every host (on a Worker the records live in the key's Durable Object)."""
+    first = sdk.responses.create(input="My name is Ada. Say hello.", **SHORT)
+    second = sdk.responses.create(input="What is my name?", previous_response_id=first.id, **SHORT)
+    assert second.previous_response_id == first.id and second.output_text.strip()
+    assert sdk.responses.retrieve(first.id).output_text == first.output_text
+    sdk.responses.delete(first.id)
+    with pytest.raises(openai.NotFoundError):
+        sdk.responses.retrieve(first.id)
+    with pytest.raises(openai.NotFoundError):  # a deleted response cannot be continued
+        sdk.responses.create(input="again", previous_response_id=first.id, **SHORT)
+    kept = sdk.responses.retrieve(second.id)  # the continuation is its own record
+    assert kept.output_text == second.output_text
+
+
+@pytest.mark.embedded_engine  # a forced tool_choice: the embedded grammar guarantees the call
 def test_function_tool_round_trip_with_previous_response_id(sdk: openai.OpenAI) -> None:
     asked = sdk.responses.create(
         model=TOOL_MODEL,
