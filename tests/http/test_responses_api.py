@@ -327,6 +327,7 @@ def test_stream_of_text_and_two_calls_numbers_the_items_in_order(client, ai):
 def test_stream_sends_a_function_call_as_it_is_generated(client, ai):
     """Argument pieces reach the client as the backend sends them (one delta each), not as
     one delta at the end; the done event and the stored item join them."""
+
     def chunk(call: dict, finish: str | None = None) -> bytes:
         delta = {"tool_calls": [{"index": 0, **call}]} if call else {}
         return encode_data({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
