@@ -71,6 +71,9 @@ _VACUOUS = {"uniqueItems": False, "minItems": 0, "minLength": 0, "minProperties"
 _ANY_VALUE = {"$comment": "any JSON value"}  # truthy, so the base converter visits it
 
 
+_BESIDE = {"ref": "$ref", "union": "anyOf/oneOf"}
+
+
 class Refused(ValueError):
     """A keyword the grammar cannot honour; the message names it and its path."""
 
@@ -139,6 +142,8 @@ class BoundedConverter(SchemaConverter):  # type: ignore[misc]
         if kind in ("types", "any"):
             return  # a list of types is checked type by type
         honoured = _HONOURS.get(kind) or {"oneOf" if schema.get("oneOf") else "anyOf"}
+        if kind == "union" and self._types_agree(schema):
+            honoured = {*honoured, "type"}  # each alternative already is of that type
         written = _WRITES.get(kind) or (
             schema.get("type") if kind in ("range", "primitive") else None
         )
@@ -167,6 +172,16 @@ class BoundedConverter(SchemaConverter):  # type: ignore[misc]
                     )
         elif kind == "primitive" and schema.get("type") not in PRIMITIVE_RULES:
             raise Refused(f"{path}.type: {schema.get('type')!r} is not a JSON schema type")
+
+    def _types_agree(self, schema: dict[str, Any]) -> bool:
+        outer = schema.get("type")
+        outer = set(outer) if isinstance(outer, list) else {outer}
+        for part in schema.get("oneOf") or schema.get("anyOf") or ():
+            if isinstance(part, dict) and "$ref" in part:
+                part = self._refs.get(part["$ref"], part)
+            if not isinstance(part, dict) or part.get("type") not in outer:
+                return False
+        return True
 
 
 def _branch(schema: dict[str, Any]) -> str:
@@ -274,9 +289,14 @@ def _tighter(inclusive: float | None, exclusive: float | None, pick: Any) -> flo
 
 def _unsupported(path: str, key: str, value: Any, kind: str) -> str:
     if key == "format":
-        why = f"format {value!r} is not one it writes (date, time, date-time, uuid)"
+        what = f"format {value!r} (it writes date, time, date-time and uuid)"
     elif kind in ("pattern", "format") and key in _STRING:
-        why = f"{key} cannot be combined with {kind} there"
+        what = f"{key} together with {kind}"
+    elif kind in ("ref", "union", "const", "enum"):
+        what = f"{key} beside {_BESIDE.get(kind, kind)}"
     else:
-        why = f"{key} is not honoured there"
-    return f"{path}.{key}: the embedded model's grammar cannot keep this: {why}; leave it out"
+        what = key
+    return (
+        f"{path}.{key}: the embedded model cannot enforce {what}; leave it out "
+        "(or check the answer yourself)"
+    )

@@ -117,6 +117,7 @@ REFUSED = {
     "patternProperties": ({"type": "object", "patternProperties": {"^a": {}}}, "patternProperties"),
     "required, no such property": ({"properties": {}, "required": ["a"]}, "required"),
     "not": ({"type": "string", "not": {"const": "a"}}, "not"),
+    "type beside anyOf": ({"type": "string", "anyOf": [{"type": "integer"}]}, "type"),
     "ref with a sibling": ({"$ref": "#/$defs/n", "maximum": 3}, "maximum"),
     "empty range": ({"type": "integer", "minimum": 5, "maximum": 1}, ""),
     "nothing past 16 digits": ({"type": "integer", "minimum": 10**17}, ""),
@@ -165,3 +166,6 @@ def test_keywords_for_other_types_and_annotations_are_left_alone() -> None:
         as_response_format(in_object({"type": ["string", "null"], "maxLength": 2}))
     )
     assert "(char (char)?)?" in listed and "null" in listed
+    # a type beside anyOf that every alternative already has is kept, not refused
+    union = {"type": "object", "anyOf": [{"type": "object", "properties": {"a": {"const": 1}}}]}
+    assert response_format_gbnf(as_response_format(in_object(union)))
