@@ -7,7 +7,8 @@ Here each schema is classified the same way first (``_branch``); a keyword that
 constrains the value and that the chosen way drops is refused with a 400 naming the
 keyword and where it is (``response_format.json_schema.schema.properties.score.
 multipleOf``); keywords for other types than the one written do not apply and are left.
-On top of that this converter writes integer and number bounds (``int_ranges``),
+On top of that this converter writes integer and number bounds (``int_ranges``), the
+``email``, ``hostname`` and ``ipv4`` formats (``string_formats``),
 ``"type": [..]`` lists with their keywords, arrays with counts but no ``items``, and a
 schema without constraints as any value. Keywords it does not know (``title``,
 ``x-...``) are annotations and stay ignored, as JSON Schema says.
@@ -26,7 +27,7 @@ from llama_cpp.llama_grammar import (
     SchemaConverter,
 )
 
-from llm_api.platform.embedded import int_ranges
+from llm_api.platform.embedded import int_ranges, string_formats
 
 _STRING = frozenset({"minLength", "maxLength", "pattern", "format"})
 _NUMBER = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"})
@@ -56,6 +57,7 @@ _HONOURS = {
     "tuple": {"type", "items", "prefixItems", "minItems", "maxItems"},
     "pattern": {"type", "pattern"},
     "format": {"type", "format"},
+    "our-format": {"type", "format"},
     "length": {"type", "minLength", "maxLength"},
     "range": {"type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"},
     "object-any": {"type", "additionalProperties"},
@@ -64,13 +66,14 @@ _HONOURS = {
 }
 #: the one type each way writes (keywords of the other types do not apply to it)
 _WRITES = {"object": "object", "allOf": "object", "array": "array", "tuple": "array",
-           "pattern": "string", "format": "string", "length": "string",
+           "pattern": "string", "format": "string", "our-format": "string", "length": "string",
            "object-any": "object", "array-counts": "array"}  # fmt: skip
 #: values with which a keyword asks nothing
 _VACUOUS = {"uniqueItems": False, "minItems": 0, "minLength": 0, "minProperties": 0}
 _ANY_VALUE = {"$comment": "any JSON value"}  # truthy, so the base converter visits it
 
 
+_FORMATS = ["date", "time", "date-time", "uuid", *string_formats.FORMATS]
 _BESIDE = {"ref": "$ref", "union": "anyOf/oneOf"}
 
 
@@ -116,6 +119,9 @@ class BoundedConverter(SchemaConverter):  # type: ignore[misc]
         if kind == "types":  # each type with the keywords that apply to it
             alternatives = [self._made(_typed(schema, t), path) for t in schema["type"]]
             return self._add_rule(rule_name, self._generate_union_rule(name, alternatives))
+        if kind == "our-format":
+            rule = string_formats.FORMATS[schema["format"]]
+            return self._add_rule(rule_name, f'"\\"" {rule} "\\"" space')
         if kind == "range":
             return self._add_rule(rule_name, f"({_range_rule(schema, path)}) space")
         if kind == "any":
@@ -210,6 +216,8 @@ def _branch(schema: dict[str, Any]) -> str:
         re.match(r"^uuid[1-5]?$", fmt or "") or f"{fmt}-string" in STRING_FORMAT_RULES
     ):
         return "format"
+    if kind in (None, "string") and fmt in string_formats.FORMATS:
+        return "our-format"
     if kind == "string" and ("minLength" in schema or "maxLength" in schema):
         return "length"
     if kind in ("integer", "number") and schema.keys() & (_NUMBER - {"multipleOf"}):
@@ -289,9 +297,9 @@ def _tighter(inclusive: float | None, exclusive: float | None, pick: Any) -> flo
 
 def _unsupported(path: str, key: str, value: Any, kind: str) -> str:
     if key == "format":
-        what = f"format {value!r} (it writes date, time, date-time and uuid)"
-    elif kind in ("pattern", "format") and key in _STRING:
-        what = f"{key} together with {kind}"
+        what = f"format {value!r} (it writes {', '.join(_FORMATS)})"
+    elif kind in ("pattern", "format", "our-format") and key in _STRING:
+        what = f"{key} together with {kind.removeprefix('our-')}"
     elif kind in ("ref", "union", "const", "enum"):
         what = f"{key} beside {_BESIDE.get(kind, kind)}"
     else:

@@ -91,6 +91,9 @@ HONOURED = {
     "positive number": {"type": "number", "exclusiveMinimum": 0},
     "nullable bounded": {"type": ["integer", "null"], "minimum": 1, "maximum": 5},
     "array counts without items": {"type": "array", "minItems": 1, "maxItems": 3},
+    "format email": {"type": "string", "format": "email"},
+    "format hostname": {"type": "string", "format": "hostname"},
+    "format ipv4": {"type": "string", "format": "ipv4"},
 }
 
 
@@ -110,7 +113,8 @@ def test_range_grammars_compile_in_llama_cpp_within_the_bounds(
 REFUSED = {
     "fractional number bound": ({"type": "number", "maximum": 0.5}, "maximum"),
     "multipleOf": ({"type": "integer", "multipleOf": 5}, "multipleOf"),
-    "format email": ({"type": "string", "format": "email"}, "format"),
+    "format uri": ({"type": "string", "format": "uri"}, "format"),
+    "format with maxLength": ({"type": "string", "format": "email", "maxLength": 9}, "maxLength"),
     "pattern with maxLength": ({"type": "string", "pattern": "^a+$", "maxLength": 3}, "maxLength"),
     "uniqueItems": ({"type": "array", "items": {}, "uniqueItems": True}, "uniqueItems"),
     "minProperties": ({"type": "object", "minProperties": 1}, "minProperties"),
