@@ -157,6 +157,11 @@ class BoundedConverter(SchemaConverter):  # type: ignore[misc]
             applies = written is None or key in _ANY_TYPE or key in _FAMILY.get(written, ())
             if applies and _VACUOUS.get(key, ...) != schema[key]:
                 raise Refused(_unsupported(path, key, schema[key], kind))
+        for low, high in (("minItems", "maxItems"), ("minLength", "maxLength")):
+            if schema.get(low, 0) > schema.get(high, math.inf):  # the base writes min copies
+                raise Refused(
+                    f"{path}.{low}: more than {high}; the embedded model cannot meet both"
+                )
         if kind == "object":
             missing = set(schema.get("required") or ()) - set(schema.get("properties") or ())
             if missing:

@@ -121,6 +121,8 @@ REFUSED = {
     "patternProperties": ({"type": "object", "patternProperties": {"^a": {}}}, "patternProperties"),
     "required, no such property": ({"properties": {}, "required": ["a"]}, "required"),
     "not": ({"type": "string", "not": {"const": "a"}}, "not"),
+    "minItems above maxItems": ({"items": {}, "minItems": 3, "maxItems": 1}, "minItems"),
+    "minLength above maxLength": ({"type": "string", "minLength": 3, "maxLength": 1}, "minLength"),
     "type beside anyOf": ({"type": "string", "anyOf": [{"type": "integer"}]}, "type"),
     "ref with a sibling": ({"$ref": "#/$defs/n", "maximum": 3}, "maximum"),
     "empty range": ({"type": "integer", "minimum": 5, "maximum": 1}, ""),
