@@ -2,7 +2,7 @@
 
 Before: the embedded server answered a strict "score from 1 to 5" schema with
 ``{"score": 100}`` (llama-cpp-python's converter dropped ``minimum``/``maximum``), and
-every other constraint its grammar could not keep (``multipleOf``, ``format: email``,
+every other constraint its grammar could not keep (``multipleOf``, ``format: uri``,
 ...) was dropped without a word. Now bounds are kept, and a constraint that cannot be is
 a 400 in the family's envelope naming the keyword and its path.
 """
@@ -66,7 +66,7 @@ def test_constraint_the_grammar_cannot_keep_is_a_400_naming_its_path(http: httpx
 
 
 def test_tool_parameter_the_grammar_cannot_keep_is_a_400(http: httpx.Client) -> None:
-    parameters = {"type": "object", "properties": {"to": {"type": "string", "format": "email"}}}
+    parameters = {"type": "object", "properties": {"to": {"type": "string", "format": "uri"}}}
     tool = {"type": "function", "function": {"name": "mail", "parameters": parameters}}
     body = {"model": TOOLS_MODEL, "messages": MESSAGES, "tools": [tool], "tool_choice": "required"}
     response = http.post("/v1/chat/completions", json=body)
