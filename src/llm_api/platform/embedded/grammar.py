@@ -170,10 +170,9 @@ def _schema_rules(schema_text: str, name: str, param: str) -> str:
         schema = converter.resolve_refs(json.loads(schema_text), "input")
         if param == "tools":  # label each tool's parameters (see _tools_gbnf for the shape)
             for call in schema.get("oneOf") or [schema]:
-                tool = call["properties"]
-                converter.label(
-                    tool["arguments"], f"tools: function {tool['name']['const']!r}: parameters"
-                )
+                tool = call.get("properties") or {}
+                function = (tool.get("name") or {}).get("const")
+                converter.label(tool.get("arguments"), f"tools: function {function!r}: parameters")
         else:
             converter.label(schema, f"{param}.json_schema.schema")
         converter.visit(schema, name)
