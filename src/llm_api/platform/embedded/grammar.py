@@ -163,14 +163,24 @@ _JSON_STRING_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
 
 @functools.lru_cache(maxsize=64)
 def _schema_rules(schema_text: str, name: str, param: str) -> str:
-    from llama_cpp.llama_grammar import SchemaConverter
+    # honours bounds and refuses, naming it, each constraint the grammar would drop
+    from llm_api.platform.embedded.schema_converter import BoundedConverter, Refused
 
-    converter = SchemaConverter(
+    converter = BoundedConverter(
         prop_order={"name": 0, "arguments": 1}, allow_fetch=False, dotall=False, raw_pattern=False
     )
     try:
         schema = converter.resolve_refs(json.loads(schema_text), "input")
+        if param == "tools":  # label each tool's parameters (see _tools_gbnf for the shape)
+            for call in schema.get("oneOf") or [schema]:
+                tool = call.get("properties") or {}
+                function = (tool.get("name") or {}).get("const")
+                converter.label(tool.get("arguments"), f"tools: function {function!r}: parameters")
+        else:
+            converter.label(schema, f"{param}.json_schema.schema")
         converter.visit(schema, name)
+    except Refused as exc:
+        raise InvalidRequest(str(exc), param=param) from None
     except Exception as exc:  # the converter raises bare errors for what it cannot express
         raise InvalidRequest(
             f"the JSON schema cannot be turned into a grammar: {exc}", param=param
