@@ -134,7 +134,16 @@ class BoundedConverter(SchemaConverter):  # type: ignore[misc]
         # "items": {} or true is any item; the base converter mistakes it for no items
         if schema.get("items") is True or schema.get("items") == {}:
             return self._made({**schema, "items": _ANY_VALUE}, self._where(schema))
+        if "pattern" in schema and "format" in schema and schema.get("type") == "string":
+            # zod 4 writes its own regex beside the format (`z.email()`, `z.uuid()`,
+            # `z.iso.datetime()`), and checks the answer against that regex: write the
+            # pattern, which says exactly what the client accepts
+            pattern_only = {key: value for key, value in schema.items() if key != "format"}
+            return self._made(pattern_only, self._where(schema))
         return schema
+
+    def _visit_pattern(self, pattern: str, name: str) -> str:
+        return str(super()._visit_pattern(plain_regex(pattern), name))
 
     def _made(self, schema: dict[str, Any], path: str) -> dict[str, Any]:
         self._keep.append(schema)
@@ -193,6 +202,48 @@ class BoundedConverter(SchemaConverter):  # type: ignore[misc]
             if not isinstance(part, dict) or part.get("type") not in outer:
                 return False
         return True
+
+
+#: class shorthands the base converter writes as literal text (``"\\d"``, which llama.cpp
+#: then refuses): the ranges they stand for, inside a class and outside one
+_SHORTHANDS = {"d": "0-9", "w": "A-Za-z0-9_", "s": " \\t\\n\\r"}
+
+
+def plain_regex(pattern: str) -> str:
+    """``pattern`` in the syntax the base converter and llama.cpp's grammar parser know:
+    ``(?:...)`` as ``(...)``, ``\\d``/``\\w``/``\\s`` as their ranges, and an escaped
+    punctuation character (``\\.``, ``\\-``) as its ``\\xHH`` code, the one escape GBNF
+    takes for any character (it refuses ``\\.``), in a class of its own outside classes
+    (the base converter would split a literal ``"\\x2e"`` before a quantifier). The same
+    strings match; zod's email and date-time patterns need all three. Lookarounds stay
+    unsupported (the converter refuses them)."""
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            escaped = pattern[i + 1]
+            shorthand = _SHORTHANDS.get(escaped)
+            if shorthand is not None:
+                out.append(shorthand if in_class else f"[{shorthand}]")
+            elif not escaped.isalnum() and escaped != "\\" and ord(escaped) < 128:
+                code = f"\\x{ord(escaped):02x}"  # a class of one outside: kept whole
+                out.append(code if in_class else f"[{code}]")
+            else:
+                out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif pattern.startswith("(?:", i):
+            out.append("(")
+            i += 3
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)
 
 
 def _branch(schema: dict[str, Any]) -> str:

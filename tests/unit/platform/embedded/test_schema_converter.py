@@ -175,3 +175,60 @@ def test_keywords_for_other_types_and_annotations_are_left_alone() -> None:
     # a type beside anyOf that every alternative already has is kept, not refused
     union = {"type": "object", "anyOf": [{"type": "object", "properties": {"a": {"const": 1}}}]}
     assert response_format_gbnf(as_response_format(in_object(union)))
+
+
+#: what zod 4's ``z.toJSONSchema`` writes for ``z.email()``, ``z.uuid()`` and
+#: ``z.iso.datetime()`` (zod 4.6.7, printed by node_modules/zod): a format beside zod's own
+#: regex, with non-capturing groups. Refused before ("format together with pattern", and the
+#: converter knew no "(?:"), so a zod schema with an email field could not be asked at all.
+ZOD_EMAIL = (
+    r"^(?:[A-Za-z0-9_'+\-]+\.)*[A-Za-z0-9_'+\-]*[A-Za-z0-9_+-]@"
+    r"(?:[A-Za-z0-9][A-Za-z0-9\-]*\.)+[A-Za-z]{2,}$"
+)
+ZOD_UUID = (
+    r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-"
+    r"[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$"
+)
+ZOD_DATETIME = (
+    r"^(?:(?:\d\d[2468][048]|\d\d[13579][26]|\d\d0[48]|[02468][048]00|[13579][26]00)-02-29|"
+    r"\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|"
+    r"(?:02)-(?:0[1-9]|1\d|2[0-8])))T(?:(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z))$"
+)
+ZOD_FIELDS = {
+    "email": {"type": "string", "format": "email", "pattern": ZOD_EMAIL},
+    "id": {"type": "string", "format": "uuid", "pattern": ZOD_UUID},
+    "at": {"type": "string", "format": "date-time", "pattern": ZOD_DATETIME},
+}
+
+
+def test_zod_format_with_its_own_pattern_is_written_as_the_pattern(
+    backend: EmbeddedBackend,
+) -> None:
+    import re
+
+    schema = {
+        "type": "object",
+        "properties": ZOD_FIELDS,
+        "required": list(ZOD_FIELDS),
+        "additionalProperties": False,
+    }
+    inputs = {
+        "messages": [{"role": "user", "content": "A user record for Ada Lovelace."}],
+        "temperature": 0,
+        "max_tokens": 160,
+        "response_format": as_response_format(schema),
+    }
+    result = asyncio.run(backend.run(MODEL, inputs))
+    answer = json.loads(result["response"])  # type: ignore[index]
+    for name, field in ZOD_FIELDS.items():
+        assert re.fullmatch(field["pattern"], answer[name]), (name, answer[name])
+
+
+def test_patterns_are_rewritten_into_the_syntax_the_converter_knows() -> None:
+    from llm_api.platform.embedded.schema_converter import plain_regex
+
+    assert plain_regex(r"^(?:ab)+(?:c|d)$") == r"^(ab)+(c|d)$"
+    assert plain_regex(r"[(?:]\(?:x") == r"[(?:][\x28]?:x"  # in a class, or escaped: not a group
+    assert plain_regex(r"(?=x)") == r"(?=x)"  # lookarounds stay refused
+    assert plain_regex(r"^\d{4}[\d.]\w\.$") == r"^[0-9]{4}[0-9.][A-Za-z0-9_][\x2e]$"
+    assert plain_regex(r"[a\-z]\n\\") == r"[a\x2dz]\n\\"  # GBNF has \n and \\, not \-
