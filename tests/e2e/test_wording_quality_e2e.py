@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pytest
 
 from llm_api.services.wording_check import Expect, problems
 from tests.support.tutor_seed import SEED_ANALYSIS, SEED_PARTICIPANTS
@@ -101,13 +102,10 @@ def topic_pieces(body: dict[str, Any], request: dict[str, Any]) -> Pieces:
 
 
 def summary_pieces(body: dict[str, Any], request: dict[str, Any]) -> Pieces:
+    """The key points and suggestions (``grammarPatterns`` are names, not sentences)."""
     said = re.sub(r"\b\w+:", " ", request["transcript"])
     content = tuple(w for w in re.findall(r"[^\W\d_]{4,}", said))
     pieces: Pieces = [(point, Expect(subject=content)) for point in body["keyPoints"]]
-    pieces += [
-        (pattern, Expect(subject=GRAMMAR_TERMS, kind="phrase", min_words=2))
-        for pattern in body["grammarPatterns"]
-    ]
     learning = (*content, *GRAMMAR_TERMS, *SKILL_LABELS.values())
     pieces += [(tip, Expect(subject=learning)) for tip in body["suggestions"]]
     return pieces
@@ -158,6 +156,7 @@ def test_cases_are_varied() -> None:
     assert SUMMARY_CASES[0]["participants"] == SEED_PARTICIPANTS
 
 
+@pytest.mark.timeout(600)  # 21 requests to a 135M model on 2 shared cores: about 3 minutes
 def test_the_embedded_model_writes_readable_sentences(http: httpx.Client) -> None:
     tallies: dict[str, Tally] = {}
     for name, (path, cases, extract) in ENDPOINTS.items():

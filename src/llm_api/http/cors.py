@@ -16,11 +16,12 @@ from llm_api.http.scope import scope_header
 
 ALLOWED_METHODS = "GET, POST, DELETE, OPTIONS"
 ALLOWED_HEADERS = frozenset({"authorization", "content-type", "x-request-id"})
-#: response headers scripts may read: quota, request ids, backend, retry hints
+#: response headers scripts may read: quota, request ids, backend, wording, retry hints
 EXPOSED_HEADERS = ", ".join(
     [
         "x-request-id",
         "x-llm-backend",
+        "x-llm-wording",
         "x-ratelimit-limit-requests",
         "x-ratelimit-remaining-requests",
         "x-ratelimit-reset-requests",

@@ -34,7 +34,7 @@ RETRY_TEMPERATURE = 0.7
 RETRY_SEED = 17
 MAX_TOKENS = 40
 #: asked for: short sentences read well and cost few tokens
-WORDS = "fifteen"
+WORDS = "twelve"
 #: a small model loops on a word; this keeps it moving
 REPEAT_PENALTY = 1.15
 #: one line of plain words: letters (Latin-1 too), spaces and light punctuation
@@ -43,7 +43,7 @@ _FIRST = {"phrase": "a-zA-Z\u00c0-\u00ff"}
 _CAPITAL = "A-Z\u00c0-\u00de\u00bf\u00a1"
 _END = {"sentence": "[.!?]", "question": "[?]", "phrase": ""}
 #: characters a sentence may have after its first, by kind
-_LENGTH = {"sentence": (12, 100), "question": (10, 100), "phrase": (5, 90)}
+_LENGTH = {"sentence": (12, 120), "question": (10, 100), "phrase": (5, 80)}
 _SPECIAL = re.compile(r"([.?!()\[\]{}*+|^$\\])")
 
 
@@ -129,10 +129,6 @@ class Wording:
             return self._keep(slot.fallback, model=False)
         return self._keep(text, model=True)
 
-    def code(self, text: str) -> str:
-        """A piece code writes itself (a fact the model is not asked for), counted as such."""
-        return self._keep(text, model=False)
-
     def publish(self) -> None:
         self.caller.reply.set(WORDING_HEADER, self.header)
 
@@ -153,7 +149,7 @@ class Wording:
         lines += [f"Example: {example}" for example in slot.examples]
         if slot.facts:
             lines.append(slot.facts)
-        lines.append("Answer:" if attempt == 0 else "Answer with a different one:")
+        lines.append("Answer in one short sentence:" if attempt == 0 else "Answer with another:")
         sampling: dict[str, Any] = {
             "max_tokens": MAX_TOKENS,
             "temperature": 0.0,

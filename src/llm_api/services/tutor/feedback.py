@@ -4,7 +4,8 @@ Code decides the goal (the next CEFR level, or mastery at C2), which skills are 
 (the highest scores) and which need work (the lowest), and writes every number and level;
 the model writes one sentence per part, and its schema allows no digits at all.
 Sections, bullets and numbering are assembled here, so their order and format do not
-depend on the model.
+depend on the model. A small model writes the nine sentences one request each
+(``feedback_slots``); a capable model's one answer goes through the same wording check.
 """
 
 from __future__ import annotations

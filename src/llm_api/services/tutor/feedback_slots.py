@@ -86,7 +86,7 @@ def feedback_slots(analysis: dict[str, float], level: CefrLevel) -> dict[str, li
         "recommendations": [
             Slot(
                 task=f"Write one sentence with one study activity that improves {NAMED[s.key]}.",
-                lead=f"Practise your {NAMED[s.key]} by",
+                lead=f"A good way to practise your {NAMED[s.key]} is to",
                 expect=Expect(subject=(NAMED[s.key],)),
                 fallback=ACTIVITY[s.key],
             )

@@ -5,8 +5,8 @@ subjects, and ``vocabularyUsed``), the turns that use each (the excerpt a key po
 written from, so a long transcript never has to fit a small model's context), and the
 grammar patterns its sentences show (``grammar_patterns``). The model writes one key point
 per word and one suggestion per pattern and topic; each is checked, and code's sentence
-replaces one that fails twice. The patterns' names are code's (a small model names them
-no better than chance), and the answer counts them as code-written.
+replaces one that fails twice. The patterns are facts code finds, as ``speakingTime`` is
+(a small model names them no better than chance), not wording.
 """
 
 from __future__ import annotations
@@ -158,8 +158,8 @@ async def slot_summary(
         await wording.write(key_point_slot(w, excerpt(transcript, participants, w)))
         for w in words[:KEY_POINTS]
     ]
-    # a small model cannot name a grammar pattern reliably: code's detection, counted as code's
-    named = [wording.code(found.name) for found in patterns]
+    # a small model cannot name a grammar pattern reliably: code detects them, as facts
+    named = [found.name for found in patterns]
     tips = [await wording.write(slot) for slot in suggestion_slots(patterns, words)]
     wording.publish()
     return SessionSummaryResponse(

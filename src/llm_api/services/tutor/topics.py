@@ -4,7 +4,9 @@ The answer's schema has one list of questions per interest, keyed by the interes
 itself, so every topic is tied to an interest by structure, even for a small model, and
 the count is spread evenly over the interests. Each list may hold one spare question;
 code drops repeats (same words, any case), takes the interests' questions in turn, and
-asks again (the repair round) when too few distinct ones are left.
+asks again (the repair round) when too few distinct ones are left. A small model is asked
+one question per request instead (``topic_slots``, ``services.slots``), in English when it
+cannot write the requested language (the answer then says ``content-language: en``).
 """
 
 from __future__ import annotations
