@@ -88,7 +88,8 @@ def cue_slots(request: OptimizePromptRequest) -> dict[str, Slot]:
     fenced = as_data("Prompt", prompt)
     length = "a few words" if not request.enhance_details else "one line"
     # the model goes on from the user's own words (when they are short enough to lead)
-    lead = prompt if len(prompt) <= MAX_LEAD_CHARS and request.enhance_details else ""
+    leads = len(prompt) <= MAX_LEAD_CHARS and _JSON_SAFE.fullmatch(prompt) is not None
+    lead = prompt if leads and request.enhance_details else ""
     slots = {
         "subject": Slot(
             task=f"Describe the scene of this {request.type} prompt vividly, in {length}, "
@@ -157,6 +158,8 @@ CUE_LEADS = {
 }
 #: a longer prompt is not repeated as the subject's lead
 MAX_LEAD_CHARS = 80
+#: a lead is literal text inside the answer's JSON string: no quote, backslash or control
+_JSON_SAFE = re.compile(r'[^"\\\x00-\x1f]+')
 #: words that name each cue (a cue must use one)
 CUE_WORDS: dict[str, tuple[str, ...]] = {
     "composition": (

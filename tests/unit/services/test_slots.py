@@ -10,7 +10,9 @@ import pytest
 
 from llm_api.catalog import EMBEDDED_MODEL, TABLE, Catalog, resolve_model
 from llm_api.platform.embedded.grammar import response_format_gbnf
+from llm_api.schemas.v1 import OptimizePromptRequest
 from llm_api.services.generation import Caller
+from llm_api.services.prompts import cue_slots
 from llm_api.services.slots import Slot, Wording, by_slot, pattern, writes
 from llm_api.services.wording_check import Expect
 from tests.support.scripted_ai import ScriptedAI
@@ -40,7 +42,8 @@ def test_the_embedded_model_is_asked_slot_by_slot_as_the_catalog_says() -> None:
 @pytest.mark.parametrize(
     ("kind", "lead", "text", "ok"),
     [
-        ("sentence", "Your grammar", "Your grammar is strong, and it shows.", True),
+        ("sentence", "Your grammar", "Your grammar is strong and it shows.", True),
+        ("sentence", "Your grammar", "Your grammar is strong, and it shows.", False),
         ("sentence", "Your grammar", "Your grammar is at ninety percent!", True),
         ("sentence", "Your grammar", "Your grammar is 90% right.", False),
         ("sentence", "Your grammar", "Your grammar: strong.", False),
@@ -105,3 +108,10 @@ def test_a_sentence_cut_at_the_length_bound_is_not_kept() -> None:
     ai.script(text=json.dumps("Your grammar is good today."))
     text, _ = write(ai)
     assert text == "Your grammar is good today."
+
+
+def test_a_prompt_with_quotes_is_never_a_lead_inside_the_json_string() -> None:
+    plain = cue_slots(OptimizePromptRequest(prompt="a red fox", type="image"))["subject"]
+    quoted = cue_slots(OptimizePromptRequest(prompt='a "red" fox \\ x', type="image"))["subject"]
+    assert plain.lead == "a red fox,"
+    assert quoted.lead == ""
