@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from llm_api.catalog import ModelInfo
 from llm_api.schemas.v1 import OptimizePromptRequest, OptimizePromptResponse
 from llm_api.services.generation import Caller
-from llm_api.services.slots import Slot, Wording, by_slot
+from llm_api.services.slots import Slot, Wording, by_slot, json_safe
 from llm_api.services.structured import as_data, generate_structured
 from llm_api.services.wording_check import Expect
 
@@ -88,7 +88,7 @@ def cue_slots(request: OptimizePromptRequest) -> dict[str, Slot]:
     fenced = as_data("Prompt", prompt)
     length = "a few words" if not request.enhance_details else "one line"
     # the model goes on from the user's own words (when they are short enough to lead)
-    leads = len(prompt) <= MAX_LEAD_CHARS and _JSON_SAFE.fullmatch(prompt) is not None
+    leads = len(prompt) <= MAX_LEAD_CHARS and json_safe(prompt)
     lead = prompt if leads and request.enhance_details else ""
     slots = {
         "subject": Slot(
@@ -158,8 +158,6 @@ CUE_LEADS = {
 }
 #: a longer prompt is not repeated as the subject's lead
 MAX_LEAD_CHARS = 80
-#: a lead is literal text inside the answer's JSON string: no quote, backslash or control
-_JSON_SAFE = re.compile(r'[^"\\\x00-\x1f]+')
 #: words that name each cue (a cue must use one)
 CUE_WORDS: dict[str, tuple[str, ...]] = {
     "composition": (

@@ -51,7 +51,7 @@ def pattern(kind: Kind, *, lead: str = "", digits: bool = False) -> str:
     ``lead`` where the slot has one (its subject, so a small model stays on it)."""
     plain = _PLAIN + ("0-9./" if digits else "")
     low, high = _LENGTH[kind]
-    if lead:  # then a space and a word: the model's own words follow the lead's
+    if lead and json_safe(lead):  # then a space and a word: the model's words follow
         head = _SPECIAL.sub(r"\\\1", lead) + " [a-zA-Z]"
         low, high = 2, max(30, high - len(lead))
     else:
@@ -61,6 +61,13 @@ def pattern(kind: Kind, *, lead: str = "", digits: bool = False) -> str:
 
 #: short on purpose: every prompt token costs about as much as a written one on 2 cores
 SYSTEM = "You write short, plain sentences."
+#: a lead is literal text inside the answer's JSON string: no quote, backslash or control
+_JSON_SAFE = re.compile(r'[^"\\\x00-\x1f]+')
+
+
+def json_safe(text: str) -> bool:
+    """Whether ``text`` (user words, as an interest) can be a lead."""
+    return _JSON_SAFE.fullmatch(text) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +87,8 @@ def _longest(slot: Slot) -> int:
     """The most characters ``pattern`` lets the slot's answer have."""
     kind = slot.expect.kind
     high = _LENGTH[kind][1]
-    lead = len(slot.lead) + 2 if slot.lead else 0
-    head, body = (lead, max(30, high - len(slot.lead))) if slot.lead else (1, high)
+    led = bool(slot.lead) and json_safe(slot.lead)
+    head, body = (len(slot.lead) + 2, max(30, high - len(slot.lead))) if led else (1, high)
     return head + body + (1 if _END[kind] else 0)
 
 

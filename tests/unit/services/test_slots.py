@@ -115,3 +115,8 @@ def test_a_prompt_with_quotes_is_never_a_lead_inside_the_json_string() -> None:
     quoted = cue_slots(OptimizePromptRequest(prompt='a "red" fox \\ x', type="image"))["subject"]
     assert plain.lead == "a red fox,"
     assert quoted.lead == ""
+
+
+def test_an_interest_with_a_quote_never_leads_inside_the_json_string() -> None:
+    assert pattern("question", lead='When it comes to "x", what').startswith("^[")
+    assert pattern("question", lead="When it comes to x, what").startswith("^When it comes")
