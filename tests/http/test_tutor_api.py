@@ -18,27 +18,30 @@ from tests.support.scripted_ai import ScriptedAI
 from tests.support.tutor_seed import SEED_FEEDBACK, SEED_PARTICIPANTS
 
 WORDING = {
-    "overall": "You communicate clearly and complete tasks with confidence.",
-    "strengths": ["You complete speaking tasks fully.", "Your sentences are accurate."],
-    "improvements": ["Work on vowel sounds and stress.", "Learn more topic-specific words."],
-    "recommendations": [
-        "Shadow short podcast clips daily",
-        "Keep a vocabulary notebook by topic",
-        "Record yourself and compare with a model",
+    "overall": "You communicate clearly and your task achievement stands out.",
+    "strengths": ["You complete speaking tasks fully.", "Your grammar is accurate."],
+    "improvements": [
+        "Work on the vowel sounds and stress of your pronunciation.",
+        "Learn more topic-specific vocabulary.",
     ],
-    "next_steps": "Aim for longer, connected answers on abstract topics.",
+    "recommendations": [
+        "Shadow short podcast clips daily for pronunciation",
+        "Keep a vocabulary notebook by topic",
+        "Practise interaction by asking a partner questions",
+    ],
+    "next_steps": "Aim for clear pronunciation in longer, connected answers.",
 }
 SEED_TOPICS = {"level": "B1", "interests": ["technology", "travel", "cooking"]}
 TOPICS = {
     "technology": [
         "How has technology changed the way we travel?",
-        "Which app do you use most every day?",
+        "Which technology do you use most every day?",
     ],
     "travel": [
-        "What is the best trip you have ever taken?",
+        "What is the best travel experience you have had?",
         "Where would you like to travel next year?",
     ],
-    "cooking": ["Which dish from your country would you teach me?"],
+    "cooking": ["Which dish do you enjoy cooking for friends?"],
 }
 SEED_SUMMARY = {
     "transcript": "Student: Hello, how are you today? Teacher: I'm doing well, thank you. "
@@ -47,10 +50,10 @@ SEED_SUMMARY = {
     "participants": SEED_PARTICIPANTS,
 }
 NOTES = {
-    "keyPoints": ["Greetings and small talk", "Talking about the weekend"],
+    "keyPoints": ["Greetings and how the learner is today", "Talking about the weekend"],
     "vocabularyUsed": ["weekend", "family", "park", "weekend"],
     "grammarPatterns": ["Past simple tense", "Present continuous"],
-    "suggestions": ["Practise past simple irregular verbs", "Add detail to your answers"],
+    "suggestions": ["Practise past simple irregular verbs", "Add detail about your weekend"],
     "overallRating": 7,
 }
 SECTION_HEADINGS = [
@@ -80,20 +83,22 @@ def test_level_feedback_assembles_five_sections_with_real_numbers(client, ai):
         "Overall Assessment:\n"
         "At B1 (Intermediate), your scores average 71.3 out of 100, highest in task "
         "achievement (78) and lowest in pronunciation (65). You communicate clearly and "
-        "complete tasks with confidence.\n\n"
+        "your task achievement stands out.\n\n"
         "Strengths:\n"
         "- Task achievement (78%): You complete speaking tasks fully.\n"
-        "- Grammar (75%): Your sentences are accurate.\n\n"
+        "- Grammar (75%): Your grammar is accurate.\n\n"
         "Areas for Improvement:\n"
-        "- Pronunciation (65%): Work on vowel sounds and stress.\n"
-        "- Vocabulary (68%): Learn more topic-specific words.\n\n"
+        "- Pronunciation (65%): Work on the vowel sounds and stress of your pronunciation.\n"
+        "- Vocabulary (68%): Learn more topic-specific vocabulary.\n\n"
         "Study Recommendations:\n"
-        "1. Shadow short podcast clips daily.\n"
+        "1. Shadow short podcast clips daily for pronunciation.\n"
         "2. Keep a vocabulary notebook by topic.\n"
-        "3. Record yourself and compare with a model.\n\n"
+        "3. Practise interaction by asking a partner questions.\n\n"
         "Next Steps to B2:\n"
-        "Aim for longer, connected answers on abstract topics."
+        "Aim for clear pronunciation in longer, connected answers."
     )
+    # every sentence passed the wording check: all nine are the model's
+    assert response.headers["x-llm-wording"] == "model=9,template=0"
     call = ai.calls[0]
     assert call["model"] == "@cf/meta/llama-4-scout-17b-16e-instruct"
     assert call["inputs"]["response_format"]["type"] == "json_schema"
@@ -191,12 +196,13 @@ def test_topics_are_count_distinct_questions_spread_over_interests(client, ai):
     assert response.json() == {
         "topics": [
             "How has technology changed the way we travel?",
-            "What is the best trip you have ever taken?",
-            "Which dish from your country would you teach me?",
-            "Which app do you use most every day?",
+            "What is the best travel experience you have had?",
+            "Which dish do you enjoy cooking for friends?",
+            "Which technology do you use most every day?",
             "Where would you like to travel next year?",
         ]
     }
+    assert response.headers["x-llm-wording"] == "model=5,template=0"
     schema = ai.calls[0]["inputs"]["response_format"]["json_schema"]
     assert schema["required"] == ["technology", "travel", "cooking"]
     shares = {k: (v["minItems"], v["maxItems"]) for k, v in schema["properties"].items()}
@@ -217,7 +223,7 @@ def test_topics_honour_count_and_language(client, ai):
     answer = client.post("/api/llm/conversation-topics", json=body).json()["topics"]
     assert answer == [
         "How has technology changed the way we travel?",
-        "What is the best trip you have ever taken?",
+        "What is the best travel experience you have had?",
     ]
     assert '"Spanish"' in ai.calls[0]["inputs"]["messages"][1]["content"]
     assert "CEFR level A2" in ai.calls[0]["inputs"]["messages"][0]["content"]
@@ -284,11 +290,11 @@ def test_session_summary_computes_speaking_time_and_filters_vocabulary(client, a
     response = client.post("/api/llm/session-summary", json=SEED_SUMMARY)
     assert response.status_code == 200, response.text
     assert response.json() == {
-        "keyPoints": ["Greetings and small talk.", "Talking about the weekend."],
+        "keyPoints": ["Greetings and how the learner is today.", "Talking about the weekend."],
         "vocabularyUsed": ["weekend", "family", "park"],
         "grammarPatterns": ["Past simple tense", "Present continuous"],
         "speakingTime": {"Student123": 64, "Teacher456": 36},
-        "suggestions": ["Practise past simple irregular verbs.", "Add detail to your answers."],
+        "suggestions": ["Practise past simple irregular verbs.", "Add detail about your weekend."],
         "overallRating": 7,
     }
     data = ai.calls[0]["inputs"]["messages"][1]["content"]
@@ -419,9 +425,10 @@ def test_a_transcript_longer_than_the_context_is_summarised_in_parts_and_merged(
     )
     assert sent == transcript  # every character summarised exactly once
     assert result.keyPoints == [
-        "Greetings and small talk.",
+        "Greetings and how the learner is today.",
         "Cooking at home together.",
         "Talking about the weekend.",
+        "Greetings and small talk.",
     ]
     assert result.vocabularyUsed == ["turn", "talk", "weather", "today"]
     assert result.speakingTime == {"Student1": 50, "Teacher1": 50}

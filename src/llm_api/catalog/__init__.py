@@ -20,12 +20,13 @@ from llm_api.catalog.model import (
     ModelInfo,
     ReasoningEffort,
 )
-from llm_api.catalog.table import RETIRED_2026_05_30, SEED_MODELS, TABLE
+from llm_api.catalog.table import EMBEDDED_MODEL, RETIRED_2026_05_30, SEED_MODELS, TABLE
 from llm_api.catalog.view import Catalog, infer_io_shape
 
 __all__ = [
     "CLOUDFLARE_PREFIX",
     "DEFAULT_MODEL",
+    "EMBEDDED_MODEL",
     "FAST_MODEL",
     "MODELS",
     "RETIRED_2026_05_30",

@@ -62,8 +62,11 @@ class ModelInfo:
     json_param: JsonParam = "response_format"
     #: Workers Free accounts get 403 / 5035 for this model (Cloudflare, 2026-07-28)
     require_workers_paid: bool = False
-    #: too small to fill a large JSON schema reliably (a judgement, not a Cloudflare property)
+    #: too small to fill a large JSON schema reliably (a judgement, not a Cloudflare property):
+    #: the wording endpoints ask it for one sentence per request ("slot by slot", README)
     small: bool = False
+    #: the languages it writes well enough to show a learner; None: whatever is asked
+    languages: tuple[str, ...] | None = None
     beta: bool = False
     deprecated: bool = False
     #: the day Cloudflare stopped serving it (requests then end in 5028)

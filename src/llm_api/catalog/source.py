@@ -13,6 +13,7 @@ from typing import Any
 from llm_api.catalog.cache import LiveCatalogCache
 from llm_api.catalog.lifecycle import parse_successor_setting
 from llm_api.catalog.live import LiveModel, parse_entries
+from llm_api.catalog.model import ModelInfo
 from llm_api.catalog.table import TABLE
 from llm_api.catalog.view import Catalog
 
@@ -21,7 +22,8 @@ ListModels = Callable[[], Awaitable[list[Any]]]
 
 
 class HostCatalog:
-    """The merged view of one host, and how it is kept fresh."""
+    """The merged view of one host, and how it is kept fresh. ``answered_by``: the model
+    that answers every id on this host (the embedded backend's, ``EMBEDDED_MODEL``)."""
 
     def __init__(
         self,
@@ -29,12 +31,13 @@ class HostCatalog:
         successors: str | None = None,
         list_models: ListModels | None = None,
         cache: LiveCatalogCache | None = None,
+        answered_by: ModelInfo | None = None,
     ) -> None:
         table = Catalog(TABLE)
         #: ``LLM_API_MODEL_SUCCESSORS``, read against the table (a live-only model takes its
         #: full ``@cf/...`` id there); a bad entry is a start-up ``ModelConfigError``
         pins = parse_successor_setting(successors, table.get)
-        self.catalog = Catalog(TABLE, successors=pins)
+        self.catalog = Catalog(TABLE, successors=pins, answered_by=answered_by)
         self.list_models = list_models
         self.cache = cache or LiveCatalogCache()
 

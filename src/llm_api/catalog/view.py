@@ -144,8 +144,11 @@ class Catalog:
         *,
         successors: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
+        answered_by: ModelInfo | None = None,
     ) -> None:
         self._table = tuple(table)
+        #: the one model that really answers every id on this host (the embedded backend's)
+        self.answered_by = answered_by
         #: {retired full id: successor full id}, from ``parse_successors``
         self._successors = dict(successors or {})
         self._clock = clock
@@ -225,6 +228,12 @@ class Catalog:
         """The model that answers a request for ``model``: itself while active."""
         current = self.get(model.id) or model
         return current if not current.retired else self.successor(current)
+
+    def writer(self, model: ModelInfo) -> ModelInfo:
+        """The model whose text a request for ``model`` gets: the host's own model where one
+        answers every id (``answered_by``), else the serving model. Its ``small`` and
+        ``languages`` decide how the wording endpoints ask it (``services.slots``)."""
+        return self.answered_by or self.serving_model(model) or model
 
     def _today(self) -> date:
         return datetime.fromtimestamp(self._clock(), UTC).date()

@@ -28,12 +28,13 @@ BASE_HEADERS = frozenset({"authorization", "content-type", "x-request-id"})
 MAX_REQUESTED_HEADERS = 64
 MAX_REQUESTED_HEADERS_BYTES = 2048
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")  # RFC 9110 token, lower-cased
-#: response headers scripts may read: quota, request ids, backend, retry hints, and the
-#: OpenAI-style ones the SDKs read when a proxy in front adds them
+#: response headers scripts may read: quota, request ids, backend, wording, retry hints,
+#: and the OpenAI-style ones the SDKs read when a proxy in front adds them
 EXPOSED_HEADERS = ", ".join(
     [
         "x-request-id",
         "x-llm-backend",
+        "x-llm-wording",
         "x-ratelimit-limit-requests",
         "x-ratelimit-remaining-requests",
         "x-ratelimit-reset-requests",

@@ -7,12 +7,16 @@ prompt composition, lighting and lens cues, whatever the model's quality.
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, Field
 
 from llm_api.catalog import ModelInfo
 from llm_api.schemas.v1 import OptimizePromptRequest, OptimizePromptResponse
 from llm_api.services.generation import Caller
+from llm_api.services.slots import Slot, Wording, by_slot, json_safe
 from llm_api.services.structured import as_data, generate_structured
+from llm_api.services.wording_check import Expect
 
 #: word budget of the subject when enhance_details is false (the cues are kept)
 SHORT_SUBJECT_WORDS = 15
@@ -48,18 +52,136 @@ async def optimize_prompt(
     cue_type: type[ImageCues] | type[VideoCues] = (
         ImageCues if request.type == "image" else VideoCues
     )
-    instructions = INSTRUCTIONS[request.type]
-    if request.style:
-        instructions += " The requested style is given with the prompt."
-    if not request.enhance_details:
-        instructions += " Be brief: a few words per field."
-    data = as_data("Prompt to improve", request.prompt)
-    if request.style:
-        data += "\n" + as_data("Requested style", request.style)
-    cues = await generate_structured(
-        caller, model, cue_type, instructions=instructions, data=data, check=_not_blank
-    )
+    wording = Wording(caller, model)
+    slots = cue_slots(request)
+    if by_slot(caller, model):
+        written = {name: await wording.write(slot) for name, slot in slots.items()}
+        if cue_type is VideoCues:
+            written["duration_seconds"] = DEFAULT_SECONDS  # code's number, as every number
+        cues: ImageCues | VideoCues = cue_type.model_validate(written)
+    else:
+        instructions = INSTRUCTIONS[request.type]
+        if request.style:
+            instructions += " The requested style is given with the prompt."
+        if not request.enhance_details:
+            instructions += " Be brief: a few words per field."
+        data = as_data("Prompt to improve", request.prompt)
+        if request.style:
+            data += "\n" + as_data("Requested style", request.style)
+        answer = await generate_structured(
+            caller, model, cue_type, instructions=instructions, data=data, check=_not_blank
+        )
+        vetted = {
+            name: wording.vet(_clean(getattr(answer, name)), slot) for name, slot in slots.items()
+        }
+        cues = answer.model_copy(update=vetted)
+    wording.publish()
     return assemble(request, cues)
+
+
+def cue_slots(request: OptimizePromptRequest) -> dict[str, Slot]:
+    """One phrase per part: the subject (about the user's prompt), then each cue (which
+    must name its kind: a lighting cue says something of light). Code's fallbacks keep
+    the user's own words for the subject and plain defaults for the cues."""
+    prompt = _clean(request.prompt)
+    about = tuple(word for word in re.findall(r"[^\W\d_]{3,}", prompt)) or (prompt,)
+    fenced = as_data("Prompt", prompt)
+    length = "a few words" if not request.enhance_details else "one line"
+    # the model goes on from the user's own words (when they are short enough to lead)
+    leads = len(prompt) <= MAX_LEAD_CHARS and json_safe(prompt)
+    lead = prompt if leads and request.enhance_details else ""
+    slots = {
+        "subject": Slot(
+            task=f"Describe the scene of this {request.type} prompt vividly, in {length}, "
+            "as a phrase.",
+            facts=fenced,
+            lead=lead + "," if lead else "",
+            expect=Expect(subject=about, kind="phrase", digits=True, max_chars=300),
+            fallback=prompt,
+        )
+    }
+    for name in CUES[request.type]:
+        task, example, fallback = CUE_TASKS[name]
+        slots[name] = Slot(
+            task=task.format(kind=request.type),
+            examples=(example,) if example else (),
+            lead=CUE_LEADS.get(name, ""),
+            facts=fenced,
+            expect=Expect(
+                subject=CUE_WORDS[name] + (about if name == "motion" else ()),
+                kind="phrase",
+                min_words=2,
+                digits=name == "lens",
+                max_chars=120,
+            ),
+            fallback=fallback,
+        )
+    return slots
+
+
+#: a video's length when code chooses it (a small model's number would be a guess)
+DEFAULT_SECONDS = 6
+CUES = {"image": ("composition", "lighting", "lens"), "video": ("motion", "camera")}
+CUE_TASKS = {
+    "composition": (
+        "Write a short phrase for the composition of this {kind}: the framing and layout.",
+        "wide shot with the cabin framed in the lower third",
+        "balanced composition with the subject framed on the thirds",
+    ),
+    "lighting": (
+        "Write a short phrase for the lighting of this {kind}: the light source and mood.",
+        "soft golden light from a low evening sun",
+        "soft natural light with gentle shadows",
+    ),
+    "lens": (
+        "Write a short phrase for the camera lens of this {kind}: lens, focal length, depth "
+        "of field.",
+        "35mm lens with a shallow depth of field",
+        "50mm lens with a shallow depth of field",
+    ),
+    "motion": (
+        "Write a short phrase for what moves in this {kind}, and how.",
+        "",  # an example scene would be copied into another scene
+        "gentle natural motion through the scene",
+    ),
+    "camera": (
+        "Write a short phrase for the camera movement of this {kind}.",
+        "slow dolly-in from a low angle",
+        "slow tracking shot at eye level",
+    ),
+}
+#: how a small model's cue starts (a word that names its kind)
+CUE_LEADS = {
+    "composition": "framed",
+    "lighting": "lit by the",
+    "camera": "the camera",
+}
+#: a longer prompt is not repeated as the subject's lead
+MAX_LEAD_CHARS = 80
+#: words that name each cue (a cue must use one)
+CUE_WORDS: dict[str, tuple[str, ...]] = {
+    "composition": (
+        "composition", "shot", "frame", "framed", "framing", "centered", "centred", "close",
+        "wide", "view", "thirds", "foreground", "background", "symmetrical", "angle",
+        "portrait", "landscape", "overhead", "middle", "left", "right",
+    ),
+    "lighting": (
+        "light", "lighting", "lit", "glow", "sun", "sunlight", "sunset", "sunrise", "shadow",
+        "lamp", "moonlight", "backlit", "golden", "neon", "bright", "dark", "dim",
+    ),
+    "lens": (
+        "lens", "mm", "focal", "aperture", "bokeh", "depth", "focus", "telephoto", "macro",
+        "wide", "angle", "prime", "zoom", "fisheye",
+    ),
+    "motion": (
+        "move", "moves", "moving", "motion", "slowly", "drift", "flow", "sway", "walk", "run",
+        "fly", "turn", "rise", "fall", "wave", "spin", "float", "rush", "bustle", "crowd",
+    ),
+    "camera": (
+        "camera", "pan", "tilt", "dolly", "tracking", "track", "zoom", "shot", "crane",
+        "orbit", "push", "pull", "handheld", "drone", "aerial", "follows", "glides",
+    ),
+}  # fmt: skip
 
 
 def assemble(request: OptimizePromptRequest, cues: ImageCues | VideoCues) -> OptimizePromptResponse:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from llm_api.binding.protocol import AIBinding, Platform
+from llm_api.catalog import EMBEDDED_MODEL
+from llm_api.catalog.source import HostCatalog
 from llm_api.platform.local.limiter import InProcessLimiter
 from llm_api.platform.local.response_store import SqliteResponseStore
 from llm_api.platform.local.state import SqliteKeyStore, SqliteUsageStore, state_db_path
@@ -66,6 +68,10 @@ def build_local_host(serve: ServeSettings, settings: Settings) -> LocalHost:
     database = state_db_path(serve.state_dir)
     backend = build_backend(serve)
     keys = SqliteKeyStore(database)
+    # the embedded model answers every catalog id: the catalog says what it can write
+    catalog = None
+    if serve.backend == "embedded":
+        catalog = HostCatalog(successors=settings.model_successors, answered_by=EMBEDDED_MODEL)
     platform = Platform(
         ai=backend,
         settings=settings,
@@ -73,5 +79,6 @@ def build_local_host(serve: ServeSettings, settings: Settings) -> LocalHost:
         limiter=InProcessLimiter(),
         usage=SqliteUsageStore(database),
         responses=SqliteResponseStore(database),
+        catalog=catalog,  # type: ignore[arg-type]  # None: the platform builds its own
     )
     return LocalHost(platform=platform, backend=backend, keys=keys)

@@ -4,7 +4,8 @@ Code decides the goal (the next CEFR level, or mastery at C2), which skills are 
 (the highest scores) and which need work (the lowest), and writes every number and level;
 the model writes one sentence per part, and its schema allows no digits at all.
 Sections, bullets and numbering are assembled here, so their order and format do not
-depend on the model.
+depend on the model. A small model writes the nine sentences one request each
+(``feedback_slots``); a capable model's one answer goes through the same wording check.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from pydantic import BaseModel, Field
 from llm_api.catalog import ModelInfo
 from llm_api.schemas.tutor import Analysis, CefrLevel, LevelFeedbackRequest, LevelFeedbackResponse
 from llm_api.services.generation import Caller
+from llm_api.services.slots import Slot, Wording, by_slot
 from llm_api.services.structured import generate_structured
 from llm_api.services.tutor import scores
+from llm_api.services.tutor.feedback_slots import RECOMMENDATIONS, feedback_slots
 from llm_api.services.tutor.levels import LEVEL_NAMES, next_goal, next_level
 from llm_api.services.tutor.wording import sentence
 
@@ -74,21 +77,21 @@ INSTRUCTIONS = (
 
 EXAMPLE = json.dumps(
     {
-        "overall": "You express yourself clearly on familiar topics and keep a conversation going.",
+        "overall": "Your grammar carries you clearly through familiar topics.",
         "strengths": [
-            "You complete each task fully and stay on topic.",
-            "Your sentences are mostly accurate.",
+            "Your task achievement is strong: you complete each task and stay on topic.",
+            "Your grammar is mostly accurate.",
         ],
         "improvements": [
-            "Practise word stress and vowel sounds.",
-            "Learn more words for everyday topics.",
+            "Practise the word stress and vowel sounds of your pronunciation.",
+            "Learn more vocabulary for everyday topics.",
         ],
         "recommendations": [
-            "Shadow short audio clips for ten minutes a day.",
+            "Shadow short audio clips to practise your pronunciation.",
             "Keep a vocabulary notebook organised by topic.",
-            "Record yourself and compare with a native speaker.",
+            "Record yourself to hear where your fluency breaks down.",
         ],
-        "next_steps": "Practise giving longer answers that explain your opinions.",
+        "next_steps": "Practise your pronunciation in longer answers that explain your opinions.",
     }
 )
 
@@ -98,18 +101,55 @@ async def level_feedback(
 ) -> LevelFeedbackResponse:
     analysis = request.analysis.model_dump()
     level = request.level
-    wording = await generate_structured(
-        caller,
-        model,
-        FeedbackWording,
-        instructions=INSTRUCTIONS,
-        data=describe_assessment(request.analysis, level),
-        # small models loop on lists; a mild penalty keeps the sentences moving
-        sampling={"frequency_penalty": 0.5},
-        example=EXAMPLE,
-        max_tokens=MAX_TOKENS,
+    slots = feedback_slots(analysis, level)
+    wording = Wording(caller, model)
+    if by_slot(caller, model):
+        parts = {
+            part: [await wording.write(slot) for slot in group] for part, group in slots.items()
+        }
+    else:
+        answer = await generate_structured(
+            caller,
+            model,
+            FeedbackWording,
+            instructions=INSTRUCTIONS,
+            data=describe_assessment(request.analysis, level),
+            # small models loop on lists; a mild penalty keeps the sentences moving
+            sampling={"frequency_penalty": 0.5},
+            example=EXAMPLE,
+            max_tokens=MAX_TOKENS,
+        )
+        parts = vet(wording, answer, slots)
+    wording.publish()
+    final = FeedbackWording.model_construct(
+        overall=parts["overall"][0],
+        strengths=parts["strengths"],
+        improvements=parts["improvements"],
+        recommendations=parts["recommendations"],
+        next_steps=parts["next_steps"][0],
     )
-    return LevelFeedbackResponse(feedback=assemble(analysis, level, wording))
+    return LevelFeedbackResponse(feedback=assemble(analysis, level, final))
+
+
+def vet(
+    wording: Wording, answer: FeedbackWording, slots: dict[str, list[Slot]]
+) -> dict[str, list[str]]:
+    """A structured answer's sentences, each checked against its slot (a fourth
+    recommendation against the third's)."""
+    given = {
+        "overall": [answer.overall],
+        "strengths": answer.strengths,
+        "improvements": answer.improvements,
+        "recommendations": answer.recommendations,
+        "next_steps": [answer.next_steps],
+    }
+    return {
+        part: [
+            wording.vet(sentence(text), slots[part][min(i, len(slots[part]) - 1)])
+            for i, text in enumerate(texts)
+        ]
+        for part, texts in given.items()
+    }
 
 
 def describe_assessment(analysis: Analysis, level: CefrLevel) -> str:
@@ -130,6 +170,8 @@ def describe_assessment(analysis: Analysis, level: CefrLevel) -> str:
             f"Scores out of 100: {listed}",
             "Strengths, in this order: " + _named(scores.strengths(values)),
             "Areas for improvement, in this order: " + _named(scores.weaknesses(values)),
+            "Recommendations, one study activity each, naming its skill: "
+            + _named(scores.weaknesses(values, RECOMMENDATIONS)),
         ]
     )
 

@@ -15,7 +15,7 @@ import asyncio
 import json
 import math
 from collections.abc import Coroutine, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, create_model
@@ -24,7 +24,9 @@ from llm_api.catalog import ModelInfo
 from llm_api.errors import ContextOverflow
 from llm_api.schemas.tutor import SessionSummaryRequest, SessionSummaryResponse
 from llm_api.services.generation import Caller
+from llm_api.services.slots import Wording, by_slot
 from llm_api.services.structured import as_data, generate_structured
+from llm_api.services.tutor import summary_slots as slots
 from llm_api.services.tutor.speaking_time import speaking_time
 from llm_api.services.tutor.vocabulary import Transcript, used_vocabulary
 from llm_api.services.tutor.wording import comparable, distinct, interleave, one_line, sentence
@@ -111,6 +113,8 @@ async def summarise_session(
     caller: Caller, model: ModelInfo, request: SessionSummaryRequest
 ) -> SessionSummaryResponse:
     transcript = request.transcript
+    if by_slot(caller, model):
+        return await slots.slot_summary(caller, model, request)
     parts = split_transcript(transcript, part_chars(model))
     limit = asyncio.Semaphore(PARALLEL_PARTS)
 
@@ -120,11 +124,42 @@ async def summarise_session(
             return await _part_notes(caller, model, request, part, label)
 
     found = await all_or_none(notes_for(i, part) for i, part in enumerate(parts))
-    return merge(
+    merged = merge(
         [notes for part in found for notes in part],
         Transcript(transcript, request.participants),
         speaking_time(transcript, request.participants).percent,
     )
+    return vet_summary(Wording(caller, model), merged, request)
+
+
+def vet_summary(
+    wording: Wording, summary: SessionSummaryResponse, request: SessionSummaryRequest
+) -> SessionSummaryResponse:
+    """A structured summary's sentences through the wording check: one that fails is
+    replaced by code's (``summary_slots``), and the answer says how many."""
+    words = Transcript(request.transcript, request.participants).candidates(slots.VOCABULARY)
+    patterns = slots.grammar_patterns(request.transcript)
+    about = (*words, *slots.GRAMMAR_TERMS)
+
+    def loose(slot: slots.Slot) -> slots.Slot:
+        return replace(slot, expect=replace(slot.expect, subject=about))
+
+    keyed = [slots.key_point_slot(w, "") for w in words] or [slots.key_point_slot("it", "")]
+    tips = slots.suggestion_slots(patterns, words)
+    vetted = summary.model_copy(
+        update={
+            "keyPoints": [
+                wording.vet(text, loose(keyed[min(i, len(keyed) - 1)]))
+                for i, text in enumerate(summary.keyPoints)
+            ],
+            "suggestions": [
+                wording.vet(text, loose(tips[min(i, len(tips) - 1)]))
+                for i, text in enumerate(summary.suggestions)
+            ],
+        }
+    )
+    wording.publish()
+    return vetted
 
 
 async def all_or_none(calls: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
