@@ -52,9 +52,13 @@ def create_app(provider: PlatformProvider) -> FastAPI:
     # Outermost last: CORS sees every answer (401s and 429s included, so browsers can
     # read them), request ids go on everything, then keys, the admin token and rate
     # limits, from the headers alone; then the client's disconnect is watched for, once
-    # the body checks (so an unauthenticated body is never read) have read the body.
+    # the body checks (so an unauthenticated body is never read) have read the body —
+    # on hosts that report a disconnect before the answer (not Workers: the SDK's adapter
+    # reports it only once the response is handed over, so there the watch would cost a
+    # timer, and after 50 ms a task, per request for nothing; bench/README.md §4).
     app.add_middleware(BodyLimitMiddleware, provider=provider)
-    app.add_middleware(CancelOnDisconnectMiddleware)
+    if getattr(provider, "reports_disconnects", True):
+        app.add_middleware(CancelOnDisconnectMiddleware)
     app.add_middleware(SecurityMiddleware, provider=provider)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(CORSMiddleware, provider=provider)

@@ -258,8 +258,11 @@ def test_an_unknown_or_revoked_key_is_401(runtime, entry, worker):
     for presented in (unknown, key[:-1] + ("A" if key[-1] != "A" else "B")):
         request = js_request("GET", f"{BASE}/api/llm/models", headers=bearer(presented))
         assert serve(runtime, entry, worker.env, request)[0].status == 401
-    record.revoked = True
-    worker.kv.entries[f"key:{record.key_id}"] = json.dumps(record.to_dict())
+    # Revoked by this isolate (seen at once; a revoke elsewhere once this isolate's copy
+    # expires: tests/worker/test_state.py)
+    platform = entry.provider({"env": entry.Default(execution_context(), worker.env).env})
+    assert asyncio.run(platform.keys.revoke(record.key_id)) is True
+    assert json.loads(worker.kv.entries[f"key:{record.key_id}"])["revoked"] is True
     request = js_request("GET", f"{BASE}/api/llm/models", headers=bearer(key))
     assert serve(runtime, entry, worker.env, request)[0].status == 401
 
@@ -408,6 +411,19 @@ def test_the_platform_calls_the_js_bindings_not_the_sdks_wrappers(runtime, entry
     assert platform.limiter._namespace is worker.objects
     assert platform.usage._namespace is worker.objects
     assert platform.ai._ai is ai
+
+
+def test_the_worker_app_does_not_watch_for_disconnects_its_adapter_never_reports(runtime, entry):
+    # The SDK's adapter sends http.disconnect only once the response is handed over: the
+    # watch could never cancel anything there, and cost a timer (then a task) per request.
+    from llm_api.app import create_app
+    from llm_api.http.disconnect import CancelOnDisconnectMiddleware
+
+    def middleware(app: Any) -> list[type]:
+        return [item.cls for item in app.user_middleware]
+
+    assert CancelOnDisconnectMiddleware not in middleware(entry.app)
+    assert CancelOnDisconnectMiddleware in middleware(create_app(lambda scope: None))
 
 
 def test_the_fakes_are_gone_after_the_fixture():

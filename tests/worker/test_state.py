@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
@@ -117,6 +118,100 @@ def test_revoke_marks_the_stored_record(state, bind):
     assert run(store.revoke(record.key_id)) is True  # revoking twice is fine ...
     assert sum(1 for op, _ in kv.calls if op == "put") == puts  # ... and writes nothing
     assert run(store.revoke("nosuchkey000")) is False
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def kv_gets(kv: FakeKV) -> int:
+    return sum(1 for op, _ in kv.calls if op == "get")
+
+
+def test_a_found_key_is_read_from_kv_once_per_ttl(state, bind):
+    kv, clock = FakeKV(), Clock()
+    store = state.KVKeyStore(bind("API_KEYS", kv), ttl_s=5.0, clock=clock)
+    _, record = stored_key()
+    run(state.KVKeyStore(bind("API_KEYS", kv)).put(record))  # written by another isolate
+
+    assert run(store.get(record.key_id)) == record
+    clock.now += 4.9
+    assert run(store.get(record.key_id)) == record
+    assert kv_gets(kv) == 1  # the second lookup cost no KV read
+    clock.now += 0.2
+    run(store.get(record.key_id))
+    assert kv_gets(kv) == 2  # past the TTL it reads KV again
+
+
+def test_a_key_revoked_elsewhere_is_refused_once_the_ttl_passes(state, bind):
+    kv, clock = FakeKV(), Clock()
+    store = state.KVKeyStore(bind("API_KEYS", kv), ttl_s=5.0, clock=clock)
+    other = state.KVKeyStore(bind("API_KEYS", kv))  # another isolate's store
+    _, record = stored_key()
+    run(other.put(record))
+    assert not run(store.get(record.key_id)).revoked
+
+    assert run(other.revoke(record.key_id)) is True
+    assert not run(store.get(record.key_id)).revoked  # this isolate's copy, for the TTL
+    clock.now += state.KEY_CACHE_TTL_S
+    assert run(store.get(record.key_id)).revoked
+
+
+def test_a_revoke_is_seen_at_once_by_the_isolate_that_made_it(state, bind):
+    kv = FakeKV()
+    store = state.KVKeyStore(bind("API_KEYS", kv), clock=Clock())
+    _, record = stored_key()
+    run(store.put(record))
+    held = run(store.get(record.key_id))
+
+    assert run(store.revoke(record.key_id)) is True
+    assert run(store.get(record.key_id)).revoked
+    assert not held.revoked  # a record already handed out is never changed under its holder
+    assert run(store.list())[0].revoked
+
+
+def test_a_missing_key_is_not_kept_so_a_new_key_works_at_once(state, bind):
+    kv = FakeKV()
+    store = state.KVKeyStore(bind("API_KEYS", kv), clock=Clock())
+    other = state.KVKeyStore(bind("API_KEYS", kv))
+    _, record = stored_key()
+    assert run(store.get(record.key_id)) is None
+
+    run(other.put(record))
+    assert run(store.get(record.key_id)) == record
+
+
+def test_the_key_cache_is_bounded_oldest_first(state, bind):
+    kv = FakeKV()
+    store = state.KVKeyStore(bind("API_KEYS", kv), max_entries=3, clock=Clock())
+    records = [stored_key()[1] for _ in range(4)]
+    for record in records:
+        run(store.put(record))
+        run(store.get(record.key_id))
+    reads = kv_gets(kv)
+
+    run(store.get(records[3].key_id))  # kept
+    assert kv_gets(kv) == reads
+    run(store.get(records[0].key_id))  # dropped for the fourth
+    assert kv_gets(kv) == reads + 1
+    assert len(store._found) == 3
+
+
+def test_a_failed_write_leaves_no_stale_copy(state, bind):
+    kv = FakeKV()
+    store = state.KVKeyStore(bind("API_KEYS", kv), clock=Clock())
+    _, record = stored_key()
+    run(store.put(record))
+    run(store.get(record.key_id))
+    kv.fail_with = JsException("Error", "KV PUT failed: 500 Internal Server Error")
+    with pytest.raises(BackendError):
+        run(store.put(replace(record, revoked=True)))
+    with pytest.raises(BackendError):  # read again, not served from the copy
+        run(store.get(record.key_id))
 
 
 def test_a_kv_failure_is_a_retryable_503(state, bind):

@@ -44,15 +44,19 @@ async def get_catalog(platform: PlatformDep) -> Catalog:
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 
-async def get_caller(
-    request: Request, platform: PlatformDep, catalog: CatalogDep, response: Response
-) -> Caller:
+async def get_caller(request: Request, response: Response) -> Caller:
     """Who generates for this request: the platform's binding with timeouts and retries,
     counted against the key's rate limit (once, before the first model call), the key's
     account, which checks its allowed models and records its usage, and the host's
     catalog; the engine's headers go to ``response`` (FastAPI merges them into answers it
     serialises) and to ``BackendHeaders`` (for answers routes build); the client's
-    ``x-session-affinity`` header names its conversation (prompt caching)."""
+    ``x-session-affinity`` header names its conversation (prompt caching).
+
+    The platform and catalog are found here, not as sub-dependencies: FastAPI solves a
+    sub-dependency's whole tree again wherever it is named before it looks in its cache,
+    and under Pyodide each solve costs CPU on every request (bench/README.md §4)."""
+    platform = await get_platform(request)
+    catalog = await get_catalog(platform)
     ai: AIBinding = ResilientAI(platform.ai, CallPolicy.of(platform.settings))
     state = request.scope.get("state", {})
     admission = state.get("admission")
@@ -82,11 +86,12 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 ApiKeyDep = Annotated[KeyRecord, Depends(get_api_key)]
 
 
-async def backend_headers(platform: PlatformDep, caller: CallerDep) -> dict[str, str]:
+async def backend_headers(caller: CallerDep) -> dict[str, str]:
     """``x-llm-backend``, naming the engine that answers, and what the engine adds
     (``Deprecation``, ``Sunset``). The same dict as the caller's, so headers set while the
-    route runs are in it when the route builds its own answer (JSON bodies, streams)."""
-    caller.reply.set("x-llm-backend", platform.ai.engine)
+    route runs are in it when the route builds its own answer (JSON bodies, streams).
+    ``caller.ai.engine`` is the platform's: every wrapper passes its inner one's on."""
+    caller.reply.set("x-llm-backend", caller.ai.engine)
     return caller.reply.values
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -15,6 +16,17 @@ SSE_HEADERS = {
 }
 
 Model = TypeVar("Model", bound=BaseModel)
+
+#: ``JSONResponse.render``'s encoder, built once: ``json.dumps`` with arguments builds a
+#: new one per call, CPU on every answer under Pyodide (bench/README.md §4)
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+
+
+class DumpedJSON(JSONResponse):
+    """A ``JSONResponse`` with the same bytes, from an encoder built once."""
+
+    def render(self, content: Any) -> bytes:
+        return _JSON.encode(content).encode("utf-8")
 
 
 def sse_response(frames: Frames, headers: dict[str, str]) -> StreamingResponse:
@@ -30,5 +42,5 @@ def answer(result: Model | dict[str, Any] | Frames, headers: dict[str, str]) -> 
     if isinstance(result, BaseModel):
         return result
     if isinstance(result, dict):
-        return JSONResponse(result, headers=headers)
+        return DumpedJSON(result, headers=headers)
     return sse_response(result, headers)

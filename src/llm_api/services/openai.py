@@ -10,31 +10,23 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from dataclasses import replace
 from typing import Any
 
-from llm_api.binding.events import openai_tool_call
-from llm_api.binding.protocol import LOGPROBS, TokenLogprob, Usage
+from llm_api.binding.protocol import LOGPROBS, TokenLogprob
 from llm_api.binding.run_options import session_affinity
 from llm_api.catalog import Catalog, ModelInfo
 from llm_api.errors import OPENAI, ApiError, Family, InvalidRequest
 from llm_api.schemas.openai import (
-    ChatCompletion,
     ChatCompletionRequest,
-    Choice,
-    ChoiceLogprobs,
-    CompletionUsage,
     FunctionCall,
     Message,
     ModelList,
     ModelObject,
-    ResponseMessage,
     TextPart,
 )
 from llm_api.services.generation import (
     Caller,
-    Completion,
     GenerationRequest,
     ReasoningDelta,
     StreamEnd,
@@ -45,6 +37,10 @@ from llm_api.services.generation import (
     open_stream,
     response_format_inputs,
 )
+from llm_api.services.openai_body import completion_body as completion_body
+from llm_api.services.openai_body import new_completion_id as new_completion_id
+from llm_api.services.openai_body import openai_tool_calls as openai_tool_calls
+from llm_api.services.openai_body import wire_usage as wire_usage
 from llm_api.sse import Frames, encode_data, error_frame, frames, json_string
 
 #: A fixed creation time for catalog entries (the Workers AI launch), so listings are stable.
@@ -220,63 +216,6 @@ def _arguments(function: FunctionCall) -> dict[str, Any]:
 
 
 # --- answers ---------------------------------------------------------------------------
-
-
-def new_completion_id() -> str:
-    return f"chatcmpl-{uuid.uuid4().hex}"
-
-
-def openai_tool_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Binding tool calls (arguments as objects) → OpenAI's (arguments as JSON strings)."""
-    return [openai_tool_call(call, default_id=f"call_{uuid.uuid4().hex[:24]}") for call in calls]
-
-
-def completion_body(
-    completion: Completion, model: str, *, include_reasoning: bool = False
-) -> dict[str, Any]:
-    """A whole answer as its ``ChatCompletion`` model dumps it; the message's
-    ``tool_calls`` appears only when there are calls (then ``content`` may be null), its
-    ``reasoning_content`` only with ``include_reasoning`` and thinking to show, and the
-    usage details only where reported."""
-    calls = openai_tool_calls(completion.tool_calls) if completion.tool_calls else None
-    content = (completion.text or None) if calls else completion.text
-    reasoning = (completion.reasoning or None) if include_reasoning else None
-    message = ResponseMessage(content=content, reasoning_content=reasoning, tool_calls=calls)
-    usage = wire_usage(completion.usage)
-    scored = completion.logprobs
-    logprobs = (
-        None if scored is None or calls else ChoiceLogprobs.model_validate({"content": scored})
-    )
-    choice = Choice(
-        index=0, message=message, finish_reason=completion.finish_reason, logprobs=logprobs
-    )
-    body = ChatCompletion(
-        id=new_completion_id(),
-        created=int(time.time()),
-        model=model,
-        choices=[choice],
-        usage=CompletionUsage.model_validate(usage),
-    )
-    absent_fields = {"tool_calls"} if calls is None else set()
-    if reasoning is None:
-        absent_fields.add("reasoning_content")
-    dumped = body.model_dump(exclude={"choices": {0: {"message": absent_fields}}})
-    dumped["usage"] = usage
-    return dumped
-
-
-def wire_usage(usage: Usage) -> dict[str, Any]:
-    """The engine's usage in OpenAI's form: the trio, and each reported detail nested."""
-    wire: dict[str, Any] = {
-        "prompt_tokens": usage["prompt_tokens"],
-        "completion_tokens": usage["completion_tokens"],
-        "total_tokens": usage["total_tokens"],
-    }
-    if "cached_tokens" in usage:
-        wire["prompt_tokens_details"] = {"cached_tokens": usage["cached_tokens"]}
-    if "reasoning_tokens" in usage:
-        wire["completion_tokens_details"] = {"reasoning_tokens": usage["reasoning_tokens"]}
-    return wire
 
 
 class ChunkEncoder:

@@ -128,6 +128,10 @@ class WorkersProvider:
     alive, so that id cannot be reused while it is cached.
     """
 
+    #: The SDK's ASGI adapter sends ``http.disconnect`` only after the response is handed
+    #: over (``workers.asgi``), so ``create_app`` installs no disconnect watch here.
+    reports_disconnects = False
+
     def __init__(self) -> None:
         self._key: object = None
         self._env: Any = None

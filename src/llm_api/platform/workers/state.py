@@ -10,7 +10,10 @@ bindings are declared in wrangler.toml:
   where it was made, but other locations may serve their cached copy for up to about
   60 seconds — so a revoked key can still be accepted elsewhere for up to a minute
   after the revoke, and a new key can be refused for as long where a lookup of it was
-  cached as a miss just before.
+  cached as a miss just before. Each isolate also keeps a key it found for
+  ``KEY_CACHE_TTL_S`` (5 s; misses are not kept): a KV read per request costs the Worker
+  CPU under Pyodide (bench/README.md §4). A revoke is seen at once by the isolate that
+  made it; other isolates may accept the key for those 5 s more (~65 s elsewhere).
 * ``RATE_LIMITER`` (Durable Object namespace, class ``entry.RateLimiter``): one object
   per key id, holding that key's sliding window, daily usage and stored Responses API
   objects in its SQLite (``llm_api.platform.workers.durable_object``). An object is
@@ -30,8 +33,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, NoReturn
 
 from llm_api.errors import BackendError
@@ -44,6 +49,9 @@ from llm_api.usage import DEFAULT_DAYS, UsageEntry, UsageStore
 KEYS_BINDING = "API_KEYS"
 LIMITER_BINDING = "RATE_LIMITER"
 KEY_PREFIX = "key:"
+#: how long an isolate trusts a key record it read (found ones only), and how many it keeps
+KEY_CACHE_TTL_S = 5.0
+KEY_CACHE_MAX = 1000
 
 logger = logging.getLogger("llm_api.workers")
 
@@ -85,34 +93,65 @@ class KVKeyStore:
 
     ``list`` reads each record after listing the names: fine for an admin listing, but
     KV allows 1,000 operations per request, so it is not meant for thousands of keys.
+
+    ``get`` keeps each record it finds for ``ttl_s`` (at most ``max_entries`` of them, the
+    oldest dropped first); a miss is never kept, so a new key works as soon as KV has it,
+    and ``put`` (a revoke too) drops this isolate's copy. Records are never mutated here.
     """
 
-    def __init__(self, kv: Any) -> None:
+    def __init__(
+        self,
+        kv: Any,
+        *,
+        ttl_s: float = KEY_CACHE_TTL_S,
+        max_entries: int = KEY_CACHE_MAX,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._kv = kv
+        self._ttl_s = ttl_s
+        self._max_entries = max_entries
+        self._clock = clock
+        self._found: dict[str, tuple[float, KeyRecord]] = {}  # key id -> (until, record)
 
     async def get(self, key_id: str) -> KeyRecord | None:
+        kept = self._found.get(key_id)
+        if kept is not None and self._clock() < kept[0]:
+            return kept[1]
+        record = await self._read(key_id)
+        self._found.pop(key_id, None)  # re-inserted last: the oldest entries come first
+        if record is not None and self._ttl_s > 0:
+            while len(self._found) >= self._max_entries:
+                del self._found[next(iter(self._found))]
+            self._found[key_id] = (self._clock() + self._ttl_s, record)
+        return record
+
+    async def _read(self, key_id: str) -> KeyRecord | None:
         with _unavailable("the API key store"):
             text = to_py(await self._kv.get(KEY_PREFIX + key_id))
         return None if text is None else KeyRecord.from_dict(json.loads(text))
 
     async def put(self, record: KeyRecord) -> None:
         text = json.dumps(record.to_dict(), separators=(",", ":"))
-        with _unavailable("the API key store"):
-            await self._kv.put(KEY_PREFIX + record.key_id, text)
+        self._found.pop(record.key_id, None)  # a failed write leaves no stale copy either
+        try:
+            with _unavailable("the API key store"):
+                await self._kv.put(KEY_PREFIX + record.key_id, text)
+        finally:  # and a get that read the old record meanwhile keeps none
+            self._found.pop(record.key_id, None)
 
     async def list(self) -> list[KeyRecord]:
-        found = await asyncio.gather(*(self.get(key_id) for key_id in await self._key_ids()))
+        # read afresh: the admin listing shows what KV holds, not this isolate's copies
+        found = await asyncio.gather(*(self._read(key_id) for key_id in await self._key_ids()))
         records = [record for record in found if record is not None]  # deleted meanwhile
         return sorted(records, key=lambda r: (r.created_at, r.key_id))
 
     async def revoke(self, key_id: str) -> bool:
-        # Seen at once here; other locations may accept the key for up to ~60 s more.
-        record = await self.get(key_id)
+        # Seen at once here; other isolates may accept the key for up to ~65 s more.
+        record = await self._read(key_id)
         if record is None:
             return False
         if not record.revoked:
-            record.revoked = True
-            await self.put(record)
+            await self.put(replace(record, revoked=True))  # a copy: others may hold this one
         return True
 
     async def _key_ids(self) -> list[str]:
