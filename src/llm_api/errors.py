@@ -159,6 +159,16 @@ class NotFound(ApiError):
     v1_code = "NOT_FOUND"
 
 
+class ResponseNotFound(NotFound):
+    """A stored response this key does not have (unknown, expired or another key's alike)."""
+
+    openai_code = "response_not_found"
+
+
+class PreviousResponseNotFound(NotFound):
+    openai_code = "previous_response_not_found"
+
+
 class RouteNotFound(NotFound):
     """No route answers this path."""
 

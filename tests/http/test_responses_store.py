@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from llm_api import stored_responses
 from llm_api.keys import new_key
 from llm_api.services import responses as responses_service
 from tests.support.responses_sdk import sdk_events, sdk_response
@@ -110,6 +111,30 @@ def test_item_reference_replays_a_stored_output_item(client, ai):
     }
 
 
+def test_item_references_to_one_response_load_it_once(client, ai, platform, monkeypatch):
+    """The AI SDK references every output item of the last answer: one load, not one each."""
+    ai.script(text="", tool_calls=[{"name": "get_weather", "arguments": {}}] * 2)
+    first = create(client, input="weather twice", tools=[WEATHER]).json()
+    assert len(first["output"]) == 2
+    loads: list[str] = []
+    load = platform.responses.load
+
+    async def counted(key_id: str, response_id: str) -> str | None:
+        loads.append(response_id)
+        return await load(key_id, response_id)
+
+    monkeypatch.setattr(platform.responses, "load", counted)
+    references = [{"type": "item_reference", "id": item["id"]} for item in first["output"]]
+    outputs = [
+        {"type": "function_call_output", "call_id": item["call_id"], "output": "sunny"}
+        for item in first["output"]
+    ]
+    ai.script(text="sunny twice")
+    answer = create(client, input=[*references, *outputs], tools=[WEATHER], store=False)
+    assert answer.status_code == 200, answer.text
+    assert loads == [first["id"]]
+
+
 def test_unknown_previous_response_id_is_404(client, ai):
     response = create(client, previous_response_id="resp_" + "0" * 32)
     assert response.status_code == 404
@@ -154,7 +179,7 @@ def test_conversation_over_the_record_bound_is_400_before_generating(client, ai,
 
 
 def test_answer_over_the_record_bound_is_answered_but_not_kept(client, ai, monkeypatch):
-    monkeypatch.setattr(responses_service, "MAX_RECORD_BYTES", 2_000)
+    monkeypatch.setattr(stored_responses, "MAX_RECORD_BYTES", 2_000)  # the stores' bound
     ai.script(text="y" * 3_000)
     response = create(client, input="short")
     assert response.status_code == 200

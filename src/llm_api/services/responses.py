@@ -18,13 +18,14 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from llm_api.binding.protocol import Usage
 from llm_api.binding.run_options import session_affinity
 from llm_api.catalog import Catalog, ModelInfo
-from llm_api.errors import ApiError, InvalidRequest, NotFound
+from llm_api.errors import ApiError, InvalidRequest, PreviousResponseNotFound, ResponseNotFound
 from llm_api.schemas.responses import DeletedResponse, ResponseCreateRequest
 from llm_api.services.generation import (
     Caller,
@@ -59,14 +60,6 @@ logger = logging.getLogger("llm_api")
 MAX_ID_LENGTH = 128
 
 
-class ResponseNotFound(NotFound):
-    openai_code = "response_not_found"
-
-
-class PreviousResponseNotFound(NotFound):
-    openai_code = "previous_response_not_found"
-
-
 @dataclass(frozen=True, slots=True)
 class Responses:
     """The caller's stored responses: the platform's store, seen through one key."""
@@ -87,25 +80,36 @@ class Responses:
             return None
         return record if isinstance(record, dict) and "response" in record else None
 
-    async def output_item(self, reference: str) -> Item | None:
-        """An output item of one of this key's responses (``item_reference``)."""
-        response_id = response_of_item(reference)
-        record = await self.record(response_id) if response_id else None
-        output = record["response"].get("output", []) if record else []
-        return next((item for item in output if item.get("id") == reference), None)
+    def item_lookup(self) -> Callable[[str], Awaitable[Item | None]]:
+        """Output items of this key's responses by id (``item_reference``), for one request:
+        each response is loaded once, however many of its items the input references (the
+        AI SDK references every item of the last answer)."""
+        records: dict[str, dict[str, Any] | None] = {}
+
+        async def output_item(reference: str) -> Item | None:
+            response_id = response_of_item(reference)
+            if not response_id:
+                return None
+            if response_id not in records:
+                records[response_id] = await self.record(response_id)
+            record = records[response_id]
+            output = record["response"].get("output", []) if record else []
+            return next((item for item in output if item.get("id") == reference), None)
+
+        return output_item
 
     async def keep(self, response: dict[str, Any], conversation: list[Item]) -> dict[str, Any]:
         """Store ``response`` with its conversation; answered with ``store: false`` when the
         record is over the bound or the store fails (it was not kept)."""
         record = _dumps({"response": response, "conversation": conversation})
-        if len(record.encode()) > MAX_RECORD_BYTES:
-            logger.info("response %s not stored: its record is over the bound", response["id"])
-            return {**response, "store": False}
         try:
             await self.store.save(
                 self.key_id, response["id"], record, created_at=response["created_at"]
             )
-        except (ApiError, ValueError, OSError):
+        except ValueError:  # over MAX_RECORD_BYTES: every store checks (check_record)
+            logger.info("response %s not stored: its record is over the bound", response["id"])
+            return {**response, "store": False}
+        except (ApiError, OSError):
             logger.warning("response %s could not be stored", response["id"], exc_info=True)
             return {**response, "store": False}
         return response
@@ -185,7 +189,7 @@ async def _conversation(responses: Responses, body: ResponseCreateRequest) -> li
                 param="previous_response_id",
             )
         previous = list(record.get("conversation", []))
-    conversation = previous + await conversation_items(body.input, responses.output_item)
+    conversation = previous + await conversation_items(body.input, responses.item_lookup())
     if not conversation:
         raise InvalidRequest("input: required (or a previous_response_id)", param="input")
     if body.store:
